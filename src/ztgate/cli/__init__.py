@@ -1,0 +1,1 @@
+"""Command-line interface: one sub-application per area, registered in :mod:`main`."""
