@@ -135,7 +135,9 @@ policies:
 
 
 @given(
-    error=st.sampled_from([ValueError, TypeError, KeyError, RuntimeError, ZeroDivisionError, RecursionError]),
+    error=st.sampled_from(
+        [ValueError, TypeError, KeyError, RuntimeError, ZeroDivisionError, RecursionError]
+    ),
     tool=st.sampled_from(["x", "closed"]),
 )
 def test_any_exception_inside_evaluation_denies(error: type[BaseException], tool: str) -> None:
@@ -151,21 +153,31 @@ def test_any_exception_inside_evaluation_denies(error: type[BaseException], tool
     args=st.one_of(st.none(), st.text(), st.integers(), st.lists(st.integers())),
     context=st.one_of(st.none(), st.text(), st.dictionaries(st.text(), st.text())),
 )
-def test_garbage_requests_never_allow_or_raise(agent: Any, tool: Any, args: Any, context: Any) -> None:
+def test_garbage_requests_never_allow_or_raise(
+    agent: Any, tool: Any, args: Any, context: Any
+) -> None:
     decision = Gate(PERMISSIVE).authorize(agent=agent, tool=tool, args=args, context=context)
     if decision.allowed:
         # The only way through is a well-formed request that satisfies the open rule.
-        assert agent == "a" and isinstance(tool, str) and (args is None or isinstance(args, dict))
-        assert args is not None and type(args.get("n")) is int
+        assert agent == "a"
+        assert isinstance(tool, str)
+        assert isinstance(args, dict)
+        assert type(args.get("n")) is int
 
 
 # -- an empty or missing policy denies -------------------------------------------------------
 
 
-@given(agent=st.text(max_size=8), tool=st.text(max_size=8), args=st.dictionaries(st.text(max_size=4), st.integers()))
+@given(
+    agent=st.text(max_size=8),
+    tool=st.text(max_size=8),
+    args=st.dictionaries(st.text(max_size=4), st.integers()),
+)
 def test_no_policy_or_no_rules_denies(agent: str, tool: str, args: dict[str, int]) -> None:
     assert Gate().authorize(agent=agent, tool=tool, args=args).effect is Effect.DENY
-    empty = load_policy("version: 1\nagents: {%s: {}}\n" % (agent if agent.isalnum() and agent.isascii() else "a"))
+    empty = load_policy(
+        "version: 1\nagents: {%s: {}}\n" % (agent if agent.isalnum() and agent.isascii() else "a")
+    )
     assert evaluate(empty, Request(agent, tool, args, NOW)).effect is Effect.DENY
     assert evaluate(None, Request(agent, tool, args, NOW)).effect is Effect.DENY
 
@@ -216,7 +228,10 @@ def test_type_confusion_never_allows(amount: Any, recipient: str) -> None:
     assert decision.effect is Effect.DENY
 
 
-@given(amount=st.integers(max_value=100), recipient=st.one_of(st.text(max_size=10), st.none(), st.integers()))
+@given(
+    amount=st.integers(max_value=100),
+    recipient=st.one_of(st.text(max_size=10), st.none(), st.integers()),
+)
 def test_recipient_must_be_exactly_listed(amount: int, recipient: Any) -> None:
     decision = evaluate(
         BENCH, Request("fin-1", "payment.send", {"amount": amount, "recipient": recipient}, NOW)
@@ -238,7 +253,22 @@ policies:
 )
 
 segment = st.sampled_from(
-    ["data", "..", ".", "", "etc", "%2e%2e", "%2e", "%2f", "..%2f", "%252e%252e", "\\..", "x", "．．", "%c0%ae%c0%ae"]
+    [
+        "data",
+        "..",
+        ".",
+        "",
+        "etc",
+        "%2e%2e",
+        "%2e",
+        "%2f",
+        "..%2f",
+        "%252e%252e",
+        "\\..",
+        "x",
+        "．．",
+        "%c0%ae%c0%ae",
+    ]
 )
 
 
@@ -304,7 +334,11 @@ private_ipv4 = st.one_of(
 
 
 @settings(max_examples=300)
-@given(octets=private_ipv4, scheme=st.sampled_from(["http", "https"]), path=st.sampled_from(["", "/", "/latest/meta-data"]))
+@given(
+    octets=private_ipv4,
+    scheme=st.sampled_from(["http", "https"]),
+    path=st.sampled_from(["", "/", "/latest/meta-data"]),
+)
 def test_private_addresses_are_refused_in_every_spelling(
     octets: tuple[int, int, int, int], scheme: str, path: str
 ) -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from ztgate.cli._output import console, print_json
-from ztgate.core.models import Context
 from ztgate.core.policy import evaluate, load_policy
 from ztgate.core.policy.cases import load_cases
 from ztgate.errors import InvalidInputError, UsageError
-from ztgate.service.gate import Gate, read_policy_file
+from ztgate.service.gate import Gate, context_from, read_policy_file
 
 app = typer.Typer(help="Validate, test and explain policies.", no_args_is_help=True)
 
@@ -73,7 +72,7 @@ def validate(
 
 
 @app.command("test")
-def test_cases(
+def run_cases(
     policy_file: Path = typer.Argument(..., help="The policy file."),  # noqa: B008
     cases_file: Path = typer.Argument(..., help="A cases file (see docs/policy-testing.md)."),  # noqa: B008
     as_json: bool = JSON_OPTION,
@@ -133,9 +132,18 @@ def explain(
     server: str | None = typer.Option(None, "--server", help="The MCP server, if any."),
     context: str = typer.Option("{}", "--context", help="Context as a JSON object."),
     labels: list[str] = typer.Option([], "--label", help="A session label (repeatable)."),  # noqa: B008
+    now: str | None = typer.Option(None, "--now", help="Decision time, ISO 8601 with zone."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show the decision for one request and why each candidate rule did or did not apply."""
+    when = None
+    if now is not None:
+        try:
+            when = datetime.fromisoformat(now.replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"invalid `--now` time `{now}`") from None
+        if when.tzinfo is None:
+            raise UsageError("`--now` needs a time zone, for example `Z`")
     try:
         parsed_args = json.loads(args)
         parsed_context = json.loads(context)
@@ -149,11 +157,17 @@ def explain(
         session = "explain"
         gate.label_session(session, *labels)
     try:
-        ctx = Context(**{k: tuple(v) if k == "delegation" else v for k, v in parsed_context.items()})
+        ctx = context_from(parsed_context)
     except TypeError as error:
         raise UsageError(f"invalid `--context`: {error}") from None
     result = gate.explain(
-        agent=agent, tool=tool, args=parsed_args, server=server, context=ctx, session=session
+        agent=agent,
+        tool=tool,
+        args=parsed_args,
+        server=server,
+        context=ctx,
+        session=session,
+        now=when,
     )
     if as_json:
         print_json(result.to_dict())
@@ -168,11 +182,15 @@ def explain(
         return
     if result.blueprints:
         console.print("blueprints: " + " -> ".join(result.blueprints), markup=False)
-    table = Table("rule", "effect", "kind", "mode", "checks")
-    for trace in result.candidates:
-        checks = "\n".join(f"{c.subject}: {c.outcome}" for c in trace.checks) or "(none)"
-        table.add_row(trace.rule_id, trace.effect, trace.kind, trace.mode, checks)
-    if result.candidates:
-        console.print(table)
-    else:
+    if not result.candidates:
         console.print("no rule mentions this tool for this agent", markup=False)
+        return
+    console.print("candidate rules:", markup=False)
+    for trace in result.candidates:
+        console.print(
+            f"  {trace.rule_id}  [{trace.effect}, {trace.kind}, {trace.mode}]", markup=False
+        )
+        for check in trace.checks or ():
+            console.print(f"    {check.subject}: {check.outcome}", markup=False)
+        if not trace.checks:
+            console.print("    (no constraints or conditions)", markup=False)

@@ -247,9 +247,7 @@ class Gate:
             raise UsageError("a grant needs a justification")
         tier = _permission_tier(policy, agent, permission)
         if tier is None:
-            raise UsageError(
-                f"agent `{agent}` has no task or elevated permission `{permission}`"
-            )
+            raise UsageError(f"agent `{agent}` has no task or elevated permission `{permission}`")
         if tier is Tier.ELEVATED and (not approved_by or approved_by == agent):
             raise UsageError(
                 f"permission `{permission}` is elevated: it needs an approver other than the agent"

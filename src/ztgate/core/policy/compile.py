@@ -26,15 +26,15 @@ class CompiledRule:
     """A rule ready to run: its checks as closures plus the decisions it can produce."""
 
     __slots__ = (
+        "allow_decision",
         "args_check",
         "definition",
         "effect",
+        "failed_decision",
+        "forbid_decision",
         "id",
         "mode",
         "permission",
-        "allow_decision",
-        "failed_decision",
-        "forbid_decision",
         "reason_allowed",
         "reason_approval",
         "reason_failed",
@@ -159,12 +159,15 @@ class ToolBucket:
     def shadow_candidates(self, entry: AgentEntry) -> tuple[CompiledRule, ...]:
         """Enforced plus shadow rules (the shadow outcome is computed over both)."""
         return _deny_first(
-            [r for k in entry.keys for source in (self.enforce, self.shadow) for r in source.get(k, ())]
+            [
+                r
+                for k in entry.keys
+                for source in (self.enforce, self.shadow)
+                for r in source.get(k, ())
+            ]
         )
 
-    def quotas_for(
-        self, entry: AgentEntry, *, include_shadow: bool
-    ) -> list[CompiledQuota]:
+    def quotas_for(self, entry: AgentEntry, *, include_shadow: bool) -> list[CompiledQuota]:
         seen: set[str] = set()
         out: list[CompiledQuota] = []
         sources = (self.quotas, self.shadow_quotas) if include_shadow else (self.quotas,)
@@ -198,7 +201,9 @@ def _is_glob(pattern: str) -> bool:
 def _subject_keys(subjects: Subjects) -> tuple[str, ...]:
     if subjects.any:
         return (ANY_KEY,)
-    return tuple(sorted({f"a:{a}" for a in subjects.agents} | {f"b:{b}" for b in subjects.blueprints}))
+    return tuple(
+        sorted({f"a:{a}" for a in subjects.agents} | {f"b:{b}" for b in subjects.blueprints})
+    )
 
 
 def _target(tools: tuple[str, ...], servers: tuple[str, ...] | None, subjects: Subjects) -> _Target:
@@ -249,11 +254,19 @@ class CompiledPolicy:
         )
         self.quotas: tuple[CompiledQuota, ...] = tuple(CompiledQuota(q) for q in document.quotas)
         self._rule_targets = [
-            (rule, _target(rule.definition.tools, rule.definition.servers, rule.definition.subjects))
+            (
+                rule,
+                _target(rule.definition.tools, rule.definition.servers, rule.definition.subjects),
+            )
             for rule in self.rules
         ]
         self._quota_targets = [
-            (quota, _target(quota.definition.tools, quota.definition.servers, quota.definition.subjects))
+            (
+                quota,
+                _target(
+                    quota.definition.tools, quota.definition.servers, quota.definition.subjects
+                ),
+            )
             for quota in self.quotas
         ]
         self.has_shadow = any(r.mode is Mode.SHADOW for r in self.rules) or any(
@@ -317,9 +330,9 @@ def _deny_first(rules: list[CompiledRule]) -> tuple[CompiledRule, ...]:
 
 
 def _applies(target: _Target, server: str | None, tool: str) -> bool:
-    if target.server_globs is not None:
-        if server is None or not any(g.match(server) for g in target.server_globs):
-            return False
+    globs = target.server_globs
+    if globs is not None and (server is None or not any(g.match(server) for g in globs)):
+        return False
     if tool in target.exact_tools:
         return True
     return any(g.match(tool) for g in target.tool_globs)
@@ -338,4 +351,3 @@ def describe_tier(tier: Tier) -> str:
         Tier.ELEVATED: "elevated permission (needs an approved grant)",
         Tier.DENIED: "denied permission",
     }[tier]
-

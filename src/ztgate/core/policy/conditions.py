@@ -45,7 +45,9 @@ def compile_when(w: WhenDef) -> WhenCheck:
     if w.time is not None:
         window = w.time
 
-        def check_time(now: datetime, ctx: Context, labels: frozenset[str], risk: str | None) -> Tri:
+        def check_time(
+            now: datetime, ctx: Context, labels: frozenset[str], risk: str | None
+        ) -> Tri:
             if now.tzinfo is None:
                 return None
             local = now.astimezone(window.timezone)
@@ -80,7 +82,9 @@ def compile_when(w: WhenDef) -> WhenCheck:
     if w.risk_max is not None or w.risk_min is not None or w.risk_in is not None:
         r_max, r_min, r_in = w.risk_max, w.risk_min, w.risk_in
 
-        def check_risk(now: datetime, ctx: Context, labels: frozenset[str], risk: str | None) -> Tri:
+        def check_risk(
+            now: datetime, ctx: Context, labels: frozenset[str], risk: str | None
+        ) -> Tri:
             rank = _risk(risk)
             if rank is None:
                 return None

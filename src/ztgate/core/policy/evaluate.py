@@ -107,9 +107,7 @@ def decide(
 
 
 def _invalid(policy: CompiledPolicy, message: str) -> Decision:
-    return Decision(
-        Effect.DENY, (Reason(ReasonCode.INVALID_REQUEST, message),), (), policy.version
-    )
+    return Decision(Effect.DENY, (Reason(ReasonCode.INVALID_REQUEST, message),), (), policy.version)
 
 
 def _decide(
@@ -295,7 +293,9 @@ def _grant_problem(
         )
     if saw_expired:
         return Reason(
-            ReasonCode.GRANT_EXPIRED, f"the grant for permission `{rule.permission}` expired", rule.id
+            ReasonCode.GRANT_EXPIRED,
+            f"the grant for permission `{rule.permission}` expired",
+            rule.id,
         )
     return Reason(
         ReasonCode.GRANT_REQUIRED,
@@ -355,5 +355,8 @@ def _apply_quotas(
 
 def _quota_denied(policy: CompiledPolicy, quota_id: str, message: str) -> Decision:
     return Decision(
-        Effect.DENY, (Reason(ReasonCode.QUOTA_EXCEEDED, message, quota_id),), (quota_id,), policy.version
+        Effect.DENY,
+        (Reason(ReasonCode.QUOTA_EXCEEDED, message, quota_id),),
+        (quota_id,),
+        policy.version,
     )

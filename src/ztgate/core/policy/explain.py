@@ -90,7 +90,7 @@ def explain(policy: CompiledPolicy, request: Request) -> Explanation:
                     if constraint.absent:
                         outcome = "satisfied" if value is MISSING else "failed"
                     elif value is MISSING:
-                        outcome = "missing"
+                        outcome = "missing (optional)" if constraint.optional else "missing"
                     else:
                         outcome = _outcome(check_value_for_explain(constraint, value))
                     checks.append(Check(f"argument `{path}` ({constraint.type})", outcome))

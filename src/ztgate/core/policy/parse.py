@@ -192,7 +192,9 @@ class _Parser:
         effect = Effect.DENY if tier is Tier.DENIED else Effect.ALLOW
         before = len(self.problems)
         tools = self.patterns(entry["tools"], (*path, "tools"))
-        servers = self.patterns(entry["servers"], (*path, "servers")) if "servers" in entry else None
+        servers = (
+            self.patterns(entry["servers"], (*path, "servers")) if "servers" in entry else None
+        )
         args = self.args(entry.get("args", {}), (*path, "args"), effect)
         additional = self.additional_args(entry, path, effect)
         when = self.when(entry["when"], (*path, "when")) if "when" in entry else None
@@ -420,9 +422,9 @@ class _Parser:
         hi = values.get("max", values.get("lt"))
         if lo is not None and hi is not None and lo > hi:
             self.fail(path, "lower bound is above the upper bound: nothing can satisfy it")
-        for op in ("min", "gt"), ("max", "lt"):
-            if op[0] in spec and op[1] in spec:
-                self.fail(path, f"use either `{op[0]}` or `{op[1]}`, not both")
+        for inclusive, exclusive in (("min", "gt"), ("max", "lt")):
+            if inclusive in spec and exclusive in spec:
+                self.fail(path, f"use either `{inclusive}` or `{exclusive}`, not both")
         for op in (*_LENGTH_OPS, "min_items", "max_items"):
             if op in spec:
                 values[op] = spec[op]
@@ -504,7 +506,8 @@ class _Parser:
                 return None
             implied = kinds.pop()
             candidates = [t for t in candidates if t is implied] or (
-                [ValueType.NUMBER] if implied is ValueType.INTEGER and ops & set(_NUMERIC_OPS)
+                [ValueType.NUMBER]
+                if implied is ValueType.INTEGER and ops & set(_NUMERIC_OPS)
                 else []
             )
         elif ValueType.NUMBER in candidates:
@@ -590,9 +593,9 @@ class _Parser:
         risk = raw.get("risk", {})
         delegation = raw.get("delegation", {})
         session = raw.get("session", {})
-        if "max_depth" in delegation and "min_depth" in delegation:
-            if delegation["min_depth"] > delegation["max_depth"]:
-                self.fail((*path, "delegation"), "`min_depth` is above `max_depth`")
+        depths = (delegation.get("min_depth"), delegation.get("max_depth"))
+        if None not in depths and depths[0] > depths[1]:
+            self.fail((*path, "delegation"), "`min_depth` is above `max_depth`")
         if len(self.problems) > before:
             return None
         return WhenDef(
@@ -630,9 +633,7 @@ class _Parser:
             days=days, start_minute=start, end_minute=end, timezone=tz, timezone_name=tz_name
         )
 
-    def networks(
-        self, raw: Sequence[str], path: DocPath
-    ) -> tuple[IPv4Network | IPv6Network, ...]:
+    def networks(self, raw: Sequence[str], path: DocPath) -> tuple[IPv4Network | IPv6Network, ...]:
         out = []
         for k, text in enumerate(raw):
             try:
@@ -664,4 +665,3 @@ def parse_document(data: Any, smap: SourceMap) -> tuple[PolicyDocument | None, l
     if parser.problems:
         return None, parser.problems
     return document, []
-

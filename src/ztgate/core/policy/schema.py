@@ -83,7 +83,8 @@ def _describe(error: ValidationError, path: DocPath, smap: SourceMap) -> list[Pr
             out.append(smap.problem((*path, key), message))
         return out
     if kind == "required":
-        missing = [k for k in schema.get("required", []) if k not in error.instance]
+        present = error.instance if isinstance(error.instance, dict) else {}
+        missing = [k for k in schema.get("required", []) if k not in present]
         return [smap.problem(path, f"missing required key `{k}`") for k in missing]
     if kind == "enum":
         allowed = ", ".join(f"`{v}`" for v in schema["enum"])
