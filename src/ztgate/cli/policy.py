@@ -10,7 +10,7 @@ from typing import Any
 import typer
 
 from ztgate.cli._output import console, print_json
-from ztgate.core.policy import evaluate, load_policy
+from ztgate.core.policy import evaluate, load_policy, policy_schema
 from ztgate.core.policy.cases import load_cases
 from ztgate.errors import InvalidInputError, UsageError
 from ztgate.service.gate import Gate, context_from, read_policy_file
@@ -69,6 +69,12 @@ def validate(
     if as_json:
         print_json({"valid": not failed, "files": results})
     raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the published JSON Schema of policy documents."""
+    print_json(policy_schema())
 
 
 @app.command("test")
