@@ -9,7 +9,6 @@ so that "forbid wins" is exercised at scale too.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,7 +17,8 @@ from typing import Any
 
 from bench.workload import BenchRequest
 
-RECIPIENT_POOL = tuple(f"vendor-{i:02d}" for i in range(20))
+# Names are short on purpose: 100,000 agents must fit the loader's document size cap.
+RECIPIENT_POOL = tuple(f"v{i:02d}" for i in range(20))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,17 +63,34 @@ class ScaleSpec:
     def rule_count(self) -> int:
         return len(self.allows) + len(self.denies)
 
+    @property
+    def _agent_digits(self) -> int:
+        return max(5, len(str(self.agents - 1)))
+
     def agent_name(self, index: int) -> str:
-        return f"ag-{index:06d}"
+        return f"a{index:0{self._agent_digits}d}"
+
+    def blueprint_name(self, number: int) -> str:
+        return f"b{number:02d}"
+
+    def blueprint_number(self, blueprint: str) -> int:
+        return int(blueprint[1:])
 
     def blueprint_of_index(self, index: int) -> str:
-        return f"bp-{index % self.blueprints:03d}"
+        return self.blueprint_name(index % self.blueprints)
+
+    def agents_of(self, blueprint: str, nth: int) -> str:
+        """The ``nth`` agent of ``blueprint`` (agents are dealt to blueprints in turn)."""
+        return self.agent_name(self.blueprint_number(blueprint) + self.blueprints * nth)
 
     def blueprint_of(self, agent: str) -> str | None:
         """The blueprint of a generated agent name, or None for anything else."""
-        if len(agent) != 9 or not agent.startswith("ag-") or not agent[3:].isdigit():
+        digits = agent[1:]
+        if not agent.startswith("a") or len(digits) != self._agent_digits:
             return None
-        index = int(agent[3:])
+        if not digits.isascii() or not digits.isdigit():
+            return None
+        index = int(digits)
         return self.blueprint_of_index(index) if index < self.agents else None
 
     def reference(self, agent: str, tool: str, args: Mapping[str, Any]) -> bool:
@@ -104,7 +121,7 @@ def build_spec(
     deny_fraction: float = 0.05,
 ) -> ScaleSpec:
     """A deterministic spec: no RNG, every rule derived from its index."""
-    tool_names = tuple(f"svc-{t // 10:02d}.op-{t % 10}" for t in range(tools))
+    tool_names = tuple(f"t{t:03d}" for t in range(tools))
     deny_count = int(rules * deny_fraction)
     allow_count = rules - deny_count
     per_blueprint = allow_count // blueprints
@@ -112,22 +129,22 @@ def build_spec(
         raise ValueError("more allow rules per blueprint than tools")
     allows: list[AllowRule] = []
     for b in range(blueprints):
-        bp = f"bp-{b:03d}"
+        bp = f"b{b:02d}"
         for r in range(per_blueprint):
             tool = tool_names[(b * 37 + r) % tools]
             cap = 10 + (b * 31 + r * 17) % 990
             first = (b + r) % len(RECIPIENT_POOL)
             recipients = (RECIPIENT_POOL[first], RECIPIENT_POOL[(first + 7) % len(RECIPIENT_POOL)])
-            allows.append(AllowRule(f"allow-{b:03d}-{r:03d}", bp, tool, cap, recipients))
+            allows.append(AllowRule(f"r{len(allows):04d}", bp, tool, cap, recipients))
     denies: list[DenyRule] = []
     # A tenth of the forbids apply to everybody (dangerous tools nobody is allowed);
     # the rest each shadow one blueprint's allow rule.
     for d in range(deny_count):
         if d % 10 == 0:
-            denies.append(DenyRule(f"deny-any-{d:04d}", None, f"danger-{d:04d}.exec"))
+            denies.append(DenyRule(f"d{d:03d}", None, f"x{d:03d}"))
         else:
             victim = allows[(d * 7919) % len(allows)]
-            denies.append(DenyRule(f"deny-{d:04d}", victim.blueprint, victim.tool))
+            denies.append(DenyRule(f"d{d:03d}", victim.blueprint, victim.tool))
     return ScaleSpec(agents, blueprints, tool_names, allows, denies)
 
 
@@ -136,10 +153,12 @@ def policy_document(spec: ScaleSpec) -> dict[str, Any]:
     agents = {
         spec.agent_name(i): {"blueprint": spec.blueprint_of_index(i)} for i in range(spec.agents)
     }
-    blueprints: dict[str, dict[str, Any]] = {f"bp-{b:03d}": {} for b in range(spec.blueprints)}
+    blueprints: dict[str, dict[str, Any]] = {
+        spec.blueprint_name(b): {} for b in range(spec.blueprints)
+    }
     policies: list[dict[str, Any]] = []
     for b in range(spec.blueprints):
-        bp = f"bp-{b:03d}"
+        bp = spec.blueprint_name(b)
         policies.append(
             {
                 "id": f"policy-{bp}",
@@ -178,10 +197,35 @@ def policy_document(spec: ScaleSpec) -> dict[str, Any]:
 
 
 def write_policy(spec: ScaleSpec, directory: Path) -> Path:
-    """Write the policy as YAML in JSON syntax (JSON is valid YAML 1.2; loads fast)."""
+    """Write the policy as compact block YAML: one flow mapping per agent and per rule.
+
+    Every name the generator makes is a plain YAML scalar, so no quoting is needed; a
+    test checks that the text loads back to exactly :func:`policy_document`.
+    """
     path = directory / "scale-policy.yaml"
-    path.write_text(json.dumps(policy_document(spec), indent=1) + "\n", encoding="utf-8")
+    path.write_text(policy_yaml(policy_document(spec)), encoding="utf-8")
     return path
+
+
+def policy_yaml(doc: Mapping[str, Any]) -> str:
+    lines = [f"version: {doc['version']}", "blueprints:"]
+    lines.extend(f" {name}: {_flow(value)}" for name, value in doc["blueprints"].items())
+    lines.append("agents:")
+    lines.extend(f" {name}: {_flow(value)}" for name, value in doc["agents"].items())
+    lines.append("policies:")
+    for policy in doc["policies"]:
+        lines.append(f"- id: {policy['id']}")
+        lines.append("  rules:")
+        lines.extend(f"  - {_flow(rule)}" for rule in policy["rules"])
+    return "\n".join(lines) + "\n"
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return str(value)
 
 
 def generate(spec: ScaleSpec, count: int, seed: int) -> list[BenchRequest]:
@@ -215,18 +259,19 @@ def generate(spec: ScaleSpec, count: int, seed: int) -> list[BenchRequest]:
         elif kind == "type_confusion":
             args["amount"] = rng.choice(confusions)
         elif kind == "wrong_recipient":
-            args["recipient"] = "vendor-zz"
+            args["recipient"] = "v99"
         elif kind == "forbidden":
             deny = spec.denies[rng.randrange(len(spec.denies))]
             tool = deny.tool
             if deny.blueprint is not None:
-                agent = spec.agent_name(
-                    int(deny.blueprint[3:])
-                    + spec.blueprints * rng.randrange(spec.agents // spec.blueprints)
+                agent = spec.agents_of(
+                    deny.blueprint, rng.randrange(spec.agents // spec.blueprints)
                 )
         elif kind == "unknown_agent":
-            agent = f"ag-{spec.agents + rng.randrange(1_000_000):06d}"
+            agent = rng.choice(
+                (f"a{spec.agents + rng.randrange(1_000_000)}", "intruder", spec.agent_name(0) + "x")
+            )
         elif kind == "unlisted_tool":
-            tool = f"svc-unlisted.op-{rng.randrange(100)}"
+            tool = f"u{rng.randrange(100):03d}"
         out.append(BenchRequest(kind, agent, tool, args, spec.reference(agent, tool, args)))
     return out
