@@ -205,16 +205,16 @@ class AgtEngine:
 
     name = "agt"
 
-    def __init__(self, policy_files: tuple[Path, ...] | None = None) -> None:
+    def __init__(self, policy_texts: tuple[str, ...] | None = None) -> None:
         policy_engine = import_agt_policy_engine()
         self.version = _dist_version("agent-governance-toolkit-core")
         self._engine = policy_engine(conflict_strategy="deny_overrides")
-        files = policy_files or (
-            POLICY_DIR / "agt_finance_bot.yaml",
-            POLICY_DIR / "agt_global.yaml",
+        texts = policy_texts or tuple(
+            (POLICY_DIR / name).read_text(encoding="utf-8")
+            for name in ("agt_finance_bot.yaml", "agt_global.yaml")
         )
-        for path in files:
-            self._engine.load_yaml(path.read_text(encoding="utf-8"))
+        for text in texts:
+            self._engine.load_yaml(text)
         self._evaluate = self._engine.evaluate
 
     def prepare(self, agent: str, tool: str, args: Mapping[str, Any]) -> Any:

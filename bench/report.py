@@ -25,9 +25,11 @@ def engines_table(title: str, engines: dict[str, dict[str, Any]]) -> Table:
     table.add_column("false allows", justify="right")
     table.add_column("false denies", justify="right")
     table.add_column("raised", justify="right")
+    skipped: list[str] = []
     for name, res in engines.items():
         if res.get("status") != "ok":
-            table.add_row(name, f"skipped: {res.get('reason')}")
+            table.add_row(name, "skipped (see below)")
+            skipped.append(f"  {name} skipped: {res.get('reason')}")
             continue
         false_allows = _kind_total(res, "false_allow")
         table.add_row(
@@ -41,6 +43,9 @@ def engines_table(title: str, engines: dict[str, dict[str, Any]]) -> Table:
             str(_kind_total(res, "false_deny")),
             str(res["errors"]),
         )
+    if skipped:
+        table.caption = "\n".join(skipped)
+        table.caption_justify = "left"
     return table
 
 
@@ -90,13 +95,16 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
     scale = results.get("scale")
     if scale:
         console.print(
-            f"scale: {scale['agents']:,} agents, {scale['blueprints']} blueprints, "
-            f"{scale['rules']:,} rules; policy file {scale['policy_file_bytes'] // 1024:,} KiB"
-            + (f", loaded in {scale['load_s']} s" if "load_s" in scale else "")
+            engines_table(
+                f"scale: {scale['agents']:,} agents, {scale['blueprints']} blueprints, "
+                f"{scale['rules']:,} rules ({scale['policy_file_bytes'] // 1024:,} KiB policy)",
+                scale["engines"],
+            )
         )
-        console.print(engines_table("scale run", {"ztgate": scale["ztgate"]}))
-        if "p50_ratio_scale_over_small" in scale:
-            console.print(f"  p50 scale / p50 small: {scale['p50_ratio_scale_over_small']}")
+        for name, res in scale["engines"].items():
+            if res.get("status") == "ok":
+                ratio = res.get("p50_ratio_scale_over_small", "-")
+                console.print(f"  {name}: set-up {res['setup_s']} s, p50 scale / p50 small {ratio}")
     checks = results.get("targets", {})
     if isinstance(checks, dict) and checks:
         table = Table(title="targets")
