@@ -100,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_modules:
         results["modules"] = runner.run_modules(args.quick, log)
     results["duration_s"] = round(time.perf_counter() - wall, 1)
+    if hasattr(os, "getloadavg"):
+        # The machine may be shared: a high load average explains a noisy p99.
+        results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
     written = write_results(results, args.output_dir, started)
     print_report(results)
