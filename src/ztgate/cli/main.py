@@ -37,9 +37,10 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import policy
+    from ztgate.cli import audit, policy
 
     app.add_typer(policy.app, name="policy")
+    app.add_typer(audit.app, name="audit")
 
 
 _register()
