@@ -37,7 +37,12 @@ _BUILTIN_PATTERNS: tuple[tuple[str, str], ...] = (
     ("api_key_sk", r"\bsk-[A-Za-z0-9_-]{20,255}"),
     ("google_api_key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ("jwt", r"\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{0,4096}"),
-    ("private_key", r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----"),
+    # The whole PEM block, or everything after an unterminated header.
+    (
+        "private_key",
+        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----(?s:.{0,20000}?)"
+        r"(?:-----END [A-Z ]{0,40}PRIVATE KEY-----|\Z)",
+    ),
     ("bearer", r"\b(?i:bearer)\s{1,10}[A-Za-z0-9._~+/=-]{12,4096}"),
     ("basic_auth_url", r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^/\s:@]{1,256}:[^/\s@]{1,256}@"),
     (
