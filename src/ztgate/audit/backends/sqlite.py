@@ -8,6 +8,7 @@ signed checkpoints exist to catch.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import uuid
@@ -121,8 +122,9 @@ class SQLiteBackend:
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                 raise AuditError(f"cannot write audit records: {error}") from error
 
     def records(self, after_seq: int = 0, limit: int | None = None) -> Iterator[StoredRecord]:
