@@ -5,7 +5,8 @@
   profile's ``action``/``disposition`` carrying the effect, and the acting-for user,
   session and request as ``actor``/``api`` fields.
 * Each scanner finding attached to a decision, and each ``anomaly_detected`` lifecycle
-  event, becomes a **Detection Finding** (class 2004, category 2).
+  event, becomes a **Detection Finding** (class 2004, category 2) whose affected resource
+  is the agent.
 * Other lifecycle events (agent created, grant approved, policy activated, ...) become API
   Activity events against the control plane: ``api.operation`` is the lifecycle kind.
 
@@ -188,14 +189,22 @@ def _finding(
         "status_id": 1,
         "status": "New",
         "message": str(finding.get("message") or title),
-        "metadata": _metadata(record, record_hash, profiles=["ai_operation"]),
+        "metadata": _metadata(record, record_hash),
         "finding_info": {
             "uid": f"{record_hash}:{index}",
             "title": title,
             "analytic": {"uid": rule, "name": rule, "type_id": 1, "type": "Rule"},
             "types": [scanner],
         },
-        "ai_agent": {"uid": e["agent"], "name": e["agent"]},
+        # Detection Finding carries no ai_operation profile: the agent is the affected
+        # resource, and the tool call is the evidence.
+        "resources": [{"uid": e["agent"], "name": e["agent"], "type": "AI Agent"}],
+        "evidences": [
+            {
+                "name": "tool_call",
+                "data": {"tool": e.get("tool"), "request_id": e.get("request_id")},
+            }
+        ],
         "unmapped": {
             "ztgate": {
                 "finding": dict(finding),
