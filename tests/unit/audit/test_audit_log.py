@@ -177,3 +177,12 @@ def test_record_decision_from_core_models(
     assert stored.hash == receipt.hash
     assert "pw-123456" not in stored.record
     assert (stored.agent, stored.tool, stored.effect) == ("a", "t", "allow")
+
+
+def test_unknown_store_urls_and_schema_names_are_refused() -> None:
+    from ztgate.audit.backends import open_backend
+
+    with pytest.raises(UsageError, match="unsupported audit store `mysql://x`"):
+        open_backend("mysql://x")
+    with pytest.raises(UsageError, match="invalid audit schema name"):
+        open_backend("postgresql://postgres@127.0.0.1/test?schema=x;drop")
