@@ -37,10 +37,11 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import demo, policy
+    from ztgate.cli import audit, demo, policy
 
     app.add_typer(policy.app, name="policy")
     app.add_typer(demo.app, name="demo")
+    app.add_typer(audit.app, name="audit")
 
 
 _register()
