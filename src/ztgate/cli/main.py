@@ -40,6 +40,12 @@ def _register() -> None:
     from ztgate.cli import policy
 
     app.add_typer(policy.app, name="policy")
+    from ztgate.cli import agent, blueprint, key, token
+
+    app.add_typer(agent.app, name="agent")
+    app.add_typer(blueprint.app, name="blueprint")
+    app.add_typer(key.app, name="key")
+    app.add_typer(token.app, name="token")
 
 
 _register()
