@@ -19,6 +19,8 @@ emits a ``token.denied`` event naming the precise reason for operators.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -53,6 +55,18 @@ class OAuthError(RejectedError):
 
     def response(self) -> dict[str, str]:
         return {"error": self.error}
+
+
+def _replay_key(issuer: str, jti: str) -> str:
+    """A fixed-size, byte-safe key for (issuer, jti) replay tracking."""
+    return hashlib.sha256(json.dumps([issuer, jti]).encode()).hexdigest()
+
+
+def _printable(unverified: str | None) -> str:
+    """Caller-supplied text made safe for the event log (no control characters)."""
+    if not unverified:
+        return "unknown"
+    return "".join(c if c.isprintable() else "?" for c in unverified[:200])
 
 
 def _client_error(reason: str, detail: str = "") -> OAuthError:
@@ -122,12 +136,12 @@ class AuthorizationServer:
             issued, extra = self._dispatch(form, now=now, source_ip=source_ip)
         except OAuthError as error:
             self._event(
-                "token.denied", form.get("client_id") or "unknown", now, error.reason, error.detail
+                "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise
         except RejectedError as error:  # a rejected assertion or token: never an oracle
             self._event(
-                "token.denied", form.get("client_id") or "unknown", now, error.reason, error.detail
+                "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise OAuthError("invalid_grant", error.reason, error.detail) from error
         self._event(
@@ -253,7 +267,7 @@ class AuthorizationServer:
         if not isinstance(jti, str) or not jti:
             raise _client_error("assertion_invalid", "no `jti`")
         expires = datetime.fromtimestamp(float(exp) + leeway, now.tzinfo)
-        if not self.store.assertions.remember(f"{iss}\x00{jti}", expires, now):
+        if not self.store.assertions.remember(_replay_key(iss, jti), expires, now):
             raise _client_error("assertion_replayed", f"assertion `{jti}` was already used")
         return Authenticated(profile, CredentialType.PRIVATE_KEY_JWT)
 
@@ -274,7 +288,7 @@ class AuthorizationServer:
         jti = external.claims.get("jti")
         if isinstance(jti, str) and jti:
             expires = datetime.fromtimestamp(external.expires_at, now.tzinfo)
-            key = f"{external.trust.issuer}\x00{jti}"
+            key = _replay_key(external.trust.issuer, jti)
             if not self.store.assertions.remember(key, expires, now):
                 raise _client_error("assertion_replayed", f"federated token `{jti}` reused")
         return Authenticated(profile, CredentialType.FEDERATED)
