@@ -37,11 +37,15 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import audit, demo, policy
+    from ztgate.cli import agent, audit, blueprint, demo, key, policy, token
 
     app.add_typer(policy.app, name="policy")
     app.add_typer(demo.app, name="demo")
     app.add_typer(audit.app, name="audit")
+    app.add_typer(agent.app, name="agent")
+    app.add_typer(blueprint.app, name="blueprint")
+    app.add_typer(key.app, name="key")
+    app.add_typer(token.app, name="token")
 
 
 _register()
