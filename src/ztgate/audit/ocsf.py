@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ztgate import __version__
+from ztgate._version import __version__
 from ztgate.audit.events import EVENT_DECISION, LifecycleKind, parse_time
 
 OCSF_VERSION = "1.8.0"

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from ztgate import __version__
+from ztgate._version import __version__
 from ztgate.cli._output import err_console
 from ztgate.errors import UsageError, ZtgateError
 
