@@ -23,6 +23,7 @@ def test_main_writes_timestamped_and_latest_results(
             "--engines",
             "cedar,rego,agt",
             "--no-modules",
+            "--no-scale",
             "--output-dir",
             str(tmp_path),
         ]
@@ -35,7 +36,7 @@ def test_main_writes_timestamped_and_latest_results(
     stamped = json.loads((tmp_path / next(f for f in files if f != "latest.json")).read_text())
     assert latest == stamped
     assert latest["command"] == (
-        "python -m bench --requests 300 --engines cedar,rego,agt --no-modules "
+        "python -m bench --requests 300 --engines cedar,rego,agt --no-modules --no-scale "
         f"--output-dir {tmp_path}"
     )
     assert latest["machine"]["cpu_count"] >= 1
