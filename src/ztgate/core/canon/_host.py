@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import idna
 
@@ -30,7 +29,7 @@ MAX_LABEL_LENGTH: Final = 63
 # Letters, digits, hyphen and underscore: what DNS names hold in practice. Underscore is
 # not a hostname character by RFC 952, but real names carry it and it cannot change which
 # host a name denotes.
-_LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
+_DNS_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
 _HEX_NUMBER_RE: Final = re.compile(r"0[xX][0-9A-Fa-f]*")
 _IPV6_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]+")
@@ -40,8 +39,7 @@ _SPACE_OR_LAYOUT_RE: Final = re.compile(r"[\s\x00-\x1f\x7f]")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
+class Host(NamedTuple):
     """A canonical host: its text, what kind of name it is, and the address if literal."""
 
     text: str
@@ -69,6 +67,8 @@ def _ipv4_number(part: str) -> int | None:
 
 def _ends_in_number(labels: list[str]) -> bool:
     last = labels[-1]
+    if not "0" <= last[0] <= "9":
+        return False  # both decimal and 0x numbers start with a digit
     return _DIGITS_RE.fullmatch(last) is not None or _HEX_NUMBER_RE.fullmatch(last) is not None
 
 
@@ -142,7 +142,7 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
         raise fail(what, raw, f"has an empty {part}", reason="empty_host")
     if "%" in host:
         host = _percent_decode_host(host, raw, what, part)
-    if (
+    if not (host.isascii() and host.isprintable() and " " not in host) and (
         _SPACE_OR_LAYOUT_RE.search(host) is not None
         or _SURROGATE_RE.search(host) is not None
         or has_invisible(host)
@@ -168,11 +168,11 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
         raise fail(
             what, raw, f"has a {part} longer than {MAX_HOST_LENGTH} characters", reason="bad_host"
         )
+    if _DNS_NAME_RE.fullmatch(host) is None:
+        raise fail(what, raw, f"has a {part} that is not a valid domain name", reason="bad_host")
+    if "xn--" not in host:
+        return Host(host, "dns", None)
     for label in labels:
-        if len(label) > MAX_LABEL_LENGTH or _LABEL_RE.fullmatch(label) is None:
-            raise fail(
-                what, raw, f"has a {part} that is not a valid domain name", reason="bad_host"
-            )
         if label.startswith("xn--"):
             try:
                 idna.ulabel(label)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -150,29 +150,48 @@ def _invisible_re() -> re.Pattern[str]:
     return re.compile(f"[{body}]")
 
 
-def _pattern_for(text: str) -> re.Pattern[str]:
-    # Pure-ASCII text can only hide control characters; skip building the full table.
-    return _ASCII_CONTROL_RE if text.isascii() else _invisible_re()
+# Characters that are not printable ASCII: the only places an invisible character can be.
+_CANDIDATE_RE: Final = re.compile(r"[^\t\n\r\x20-\x7e]")
+# After this many candidates, if they are dense (at least one in sixteen characters), one
+# pass with the full table is cheaper than classifying each candidate in Python.
+_DENSE_AFTER: Final = 32
+
+
+def _scan(text: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(index, kind)`` for every invisible character, in order.
+
+    Mostly-ASCII text (the common case for tool arguments and outputs) is scanned for
+    non-ASCII candidates with a simple character class and each candidate classified;
+    mostly non-ASCII text switches to the full table of invisible characters.
+    """
+    if text.isascii():
+        for match in _ASCII_CONTROL_RE.finditer(text):
+            yield match.start(), "control"
+        return
+    for candidates, match in enumerate(_CANDIDATE_RE.finditer(text), start=1):
+        kind = _kind_of(match.group())
+        if kind is not None:
+            yield match.start(), kind
+        if candidates >= _DENSE_AFTER and candidates * 16 > match.start():
+            for rest in _invisible_re().finditer(text, match.end()):
+                dense_kind = _kind_of(rest.group())
+                if dense_kind is not None:
+                    yield rest.start(), dense_kind
+            return
 
 
 def find_invisible(text: str) -> list[InvisibleChar]:
     """Every invisible character in ``text``, in order, with its index and kind."""
     if text.isascii() and text.isprintable():
         return []
-    found: list[InvisibleChar] = []
-    for match in _pattern_for(text).finditer(text):
-        ch = match.group()
-        kind = _kind_of(ch)
-        if kind is not None:
-            found.append(InvisibleChar(match.start(), ord(ch), kind))
-    return found
+    return [InvisibleChar(index, ord(text[index]), kind) for index, kind in _scan(text)]
 
 
 def has_invisible(text: str) -> bool:
     """Whether ``text`` contains any invisible character (cheaper than :func:`find_invisible`)."""
     if text.isascii() and text.isprintable():
         return False
-    return _pattern_for(text).search(text) is not None
+    return next(_scan(text), None) is not None
 
 
 def strip_invisible(text: str) -> str:
@@ -182,7 +201,15 @@ def strip_invisible(text: str) -> str:
     """
     if text.isascii() and text.isprintable():
         return text
-    return _pattern_for(text).sub("", text)
+    pieces: list[str] = []
+    start = 0
+    for index, _ in _scan(text):
+        pieces.append(text[start:index])
+        start = index + 1
+    if not pieces:
+        return text
+    pieces.append(text[start:])
+    return "".join(pieces)
 
 
 def decode_tag_characters(text: str) -> str:
@@ -217,7 +244,10 @@ def canonical_string(text: str, *, max_length: int = 65536) -> str:
         raise type_error("string", text)
     if len(text) > max_length:
         raise fail("string", text, f"is longer than {max_length} characters", reason="too_long")
-    if text.isascii() and text.isprintable():
+    if text.isascii():
+        # ASCII is its own NFKC form; only control characters can hide in it.
+        if not text.isprintable() and _ASCII_CONTROL_RE.search(text) is not None:
+            _refuse_hidden(text)
         return text
     _refuse_hidden(text)
     canonical = unicodedata.normalize("NFKC", text)

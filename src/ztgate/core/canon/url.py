@@ -44,10 +44,18 @@ __all__ = [
     "parse_url",
 ]
 
+# Inputs up to this length have their parse memoised (bounded memory, immutable results).
+_MEMO_MAX_INPUT: Final = 1024
+
 #: Ports implied by the schemes that have one.
 DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+# scheme :// authority path ? query # fragment, split on the first delimiters as WHATWG does
+# for special schemes (backslashes in the authority are refused separately).
+_URL_RE: Final = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL
+)
 _PORT_RE: Final = re.compile(r"[0-9]{1,5}")
 _WHITESPACE_RE: Final = re.compile(r"\s")
 _LAYOUT_RE: Final = re.compile(r"[\t\n\r]")
@@ -59,6 +67,8 @@ _USERINFO_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:%]*")
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _PATH_SAFE: Final = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
 _QUERY_SAFE: Final = _PATH_SAFE | frozenset("?")
+_PATH_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_QUERY_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
 
 
 class AddressClass(StrEnum):
@@ -108,7 +118,7 @@ def _normalise_component(text: str, safe: frozenset[str], raw: str, what: str) -
     """Uppercase escapes, decode escaped unreserved characters, escape everything unsafe."""
     if _BAD_ESCAPE_RE.search(text) is not None:
         raise fail("url", raw, f"has a malformed percent-escape in its {what}", reason="bad_escape")
-    if text.isascii() and "%" not in text and all(ch in safe for ch in text):
+    if (_QUERY_SAFE_RE if "?" in safe else _PATH_SAFE_RE).fullmatch(text) is not None:
         return text
     out: list[str] = []
     i, n = 0, len(text)
@@ -130,6 +140,8 @@ def _normalise_component(text: str, safe: frozenset[str], raw: str, what: str) -
 
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 section 5.2.4 on an absolute path (``%2e`` is already decoded)."""
+    if "/." not in path:
+        return path
     segments = path.split("/")[1:]
     out: list[str] = []
     last = len(segments) - 1
@@ -149,6 +161,8 @@ def _check_text(raw: str, max_length: int) -> None:
         raise fail("url", raw, "is empty", reason="empty")
     if len(raw) > max_length:
         raise fail("url", raw, f"is longer than {max_length} characters", reason="too_long")
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        return  # no control, invisible, surrogate or whitespace character can be present
     if _SURROGATE_RE.search(raw) is not None:
         raise fail("url", raw, "contains a lone surrogate", reason="invalid_unicode")
     if _LAYOUT_RE.search(raw) is not None or has_invisible(raw):
@@ -208,37 +222,43 @@ def parse_url(raw: str, *, max_length: int = 8192) -> CanonicalURL:
     opaque URLs (``mailto:``, ``data:``, ``javascript:``) and host-less ``file:///`` URLs
     have no destination to check and are refused. Raises
     :class:`~ztgate.errors.CanonicalizationError` for anything malformed or ambiguous.
+    Results for short inputs are memoised (the result is immutable; errors are not kept).
     """
     if not isinstance(raw, str):
         raise type_error("url", raw)
+    if len(raw) <= _MEMO_MAX_INPUT and len(raw) <= max_length:
+        return _parse_url_memo(raw)
+    return _parse_url(raw, max_length)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_url_memo(raw: str) -> CanonicalURL:
+    return _parse_url(raw, _MEMO_MAX_INPUT)
+
+
+def _parse_url(raw: str, max_length: int) -> CanonicalURL:
     _check_text(raw, max_length)
-    scheme, colon, rest = raw.partition(":")
-    if not colon or _SCHEME_RE.fullmatch(scheme) is None:
-        raise fail("url", raw, "has no scheme", reason="missing_scheme")
-    scheme = scheme.lower()
-    if not rest.startswith("//"):
+    parts = _URL_RE.fullmatch(raw)
+    if parts is None:
+        scheme = raw.partition(":")[0]
+        if ":" not in raw or _SCHEME_RE.fullmatch(scheme) is None:
+            raise fail("url", raw, "has no scheme", reason="missing_scheme")
         raise fail("url", raw, "has no `//` authority", reason="missing_host")
-    rest = rest[2:]
-    end = len(rest)
-    for delimiter in "/?#":
-        found = rest.find(delimiter)
-        if 0 <= found < end:
-            end = found
-    authority, rest = rest[:end], rest[end:]
+    scheme, authority, path, query, fragment = parts.groups()
+    scheme = scheme.lower()
     has_userinfo, host_text, port_text = _split_authority(authority, raw)
     host = _host(host_text, raw)
     port = _parse_port(port_text, raw)
-
-    rest, _, fragment = rest.partition("#")
-    path, question, query = rest.partition("?")
-    special = scheme in DEFAULT_PORTS
     if "\\" in path:
-        if not special:
+        if scheme not in DEFAULT_PORTS:
             raise fail("url", raw, "has a backslash in its path", reason="backslash")
         path = path.replace("\\", "/")
     path = _remove_dot_segments(_normalise_component(path or "/", _PATH_SAFE, raw, "path"))
-    query = _normalise_component(query, _QUERY_SAFE, raw, "query") if question else ""
-    _normalise_component(fragment, _QUERY_SAFE, raw, "fragment")
+    query = "" if query is None else _normalise_component(query, _QUERY_SAFE, raw, "query")
+    if fragment and _BAD_ESCAPE_RE.search(fragment) is not None:
+        raise fail(
+            "url", raw, "has a malformed percent-escape in its fragment", reason="bad_escape"
+        )
     return CanonicalURL(
         scheme=scheme,
         host=host.text,

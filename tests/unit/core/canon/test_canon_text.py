@@ -141,3 +141,21 @@ def test_error_messages_follow_house_style_and_never_echo_much() -> None:
 
 def test_invisible_table_is_built_once() -> None:
     assert canon_text._invisible_re() is canon_text._invisible_re()
+
+
+@pytest.mark.parametrize(
+    "filler",
+    ["\u4e2d" * 100, "\u00e9" * 100, "caf\u00e9 " * 40, "plain ascii " * 20],
+    ids=["dense-cjk", "dense-latin", "sparse-latin", "ascii"],
+)
+def test_scanning_strategies_report_the_same_positions(filler: str) -> None:
+    # Dense non-ASCII text switches to the full table part-way; positions must not shift.
+    text = filler + "\u200b" + filler + "\u202e" + filler + "\U000e0041"
+    first = len(filler)
+    expected = [
+        InvisibleChar(first, 0x200B, "zero_width"),
+        InvisibleChar(2 * first + 1, 0x202E, "bidi"),
+        InvisibleChar(3 * first + 2, 0xE0041, "tag"),
+    ]
+    assert find_invisible(text) == expected
+    assert strip_invisible(text) == filler * 3
