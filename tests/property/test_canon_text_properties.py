@@ -94,6 +94,8 @@ def _reference_kind(ch: str) -> str | None:
         return "zero_width"
     if cp in (0x17B5, 0x3164, 0xFFA0):
         return "zero_width"
+    if cp == 0x2065 or 0xFFF0 <= cp <= 0xFFF8 or 0xE0080 <= cp <= 0xE0FFF:
+        return "format"  # reserved default-ignorable
     if unicodedata.category(ch) == "Cf":
         return "format"
     return None
@@ -101,7 +103,16 @@ def _reference_kind(ch: str) -> str | None:
 
 # ASCII, sparse and dense non-ASCII (to exercise both scanning strategies) and hidden text.
 SCAN_ALPHABET = st.sampled_from(
-    [*"abc \n\t.", *"\u00e9\u00fc\u00df", *"\u4e2d\u6587\u5b57", *HIDDEN, "\u0600", "\U0001d173"]
+    [
+        *"abc \n\t.",
+        *"\u00e9\u00fc\u00df",
+        *"\u4e2d\u6587\u5b57",
+        *HIDDEN,
+        "\u0600",
+        "\U0001d173",
+        "\u2065",
+        "\U000e0080",
+    ]
 )
 
 

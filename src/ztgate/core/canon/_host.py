@@ -16,11 +16,11 @@ from typing import Final, Literal, NamedTuple
 
 import idna
 
+from ztgate.core.canon._address import AddressClass, IPAddress, classify_address
 from ztgate.core.canon._common import fail
 from ztgate.core.canon.text import has_invisible
 
 HostKind = Literal["dns", "ipv4", "ipv6"]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Longest DNS name, without the trailing dot (RFC 1035).
 MAX_HOST_LENGTH: Final = 253
@@ -72,8 +72,25 @@ def _ends_in_number(labels: list[str]) -> bool:
     return _DIGITS_RE.fullmatch(last) is not None or _HEX_NUMBER_RE.fullmatch(last) is not None
 
 
+def _ipv4_value(numbers: list[int]) -> int | None:
+    """Combine WHATWG IPv4 parts, or ``None`` when a part is out of range."""
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return value
+
+
 def _parse_ipv4(labels: list[str], raw: str, what: str) -> ipaddress.IPv4Address:
-    """The WHATWG IPv4 parser: 1-4 parts, the last filling the remaining bytes."""
+    """The WHATWG IPv4 parser: 1-4 parts, the last filling the remaining bytes.
+
+    Leading-zero parts are octal for WHATWG and ``inet_aton`` but decimal for some other
+    parsers. When the two readings differ and only the decimal one is non-public
+    (``0127.0.0.1`` is 87.0.0.1 or 127.0.0.1), the host is refused: a client that reads
+    it the other way would reach an address the policy never saw.
+    """
     if len(labels) > 4:
         raise fail(what, raw, "has a numeric host with more than four parts", reason="bad_ipv4")
     numbers: list[int] = []
@@ -82,13 +99,28 @@ def _parse_ipv4(labels: list[str], raw: str, what: str) -> ipaddress.IPv4Address
         if number is None:
             raise fail(what, raw, f"has an invalid IPv4 part `{label[:20]}`", reason="bad_ipv4")
         numbers.append(number)
-    *leading, last = numbers
-    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+    value = _ipv4_value(numbers)
+    if value is None:
         raise fail(what, raw, "has an IPv4 address out of range", reason="bad_ipv4")
-    value = last
-    for index, number in enumerate(leading):
-        value += number << (8 * (3 - index))
-    return ipaddress.IPv4Address(value)
+    address = ipaddress.IPv4Address(value)
+    decimal = [
+        int(label, 10) if label[:1] == "0" and label.isdigit() else number
+        for label, number in zip(labels, numbers, strict=True)
+    ]
+    if decimal != numbers:
+        other = _ipv4_value(decimal)
+        if (
+            other is not None
+            and classify_address(address) is AddressClass.PUBLIC
+            and classify_address(ipaddress.IPv4Address(other)) is not AddressClass.PUBLIC
+        ):
+            raise fail(
+                what,
+                raw,
+                "has an IPv4 address that octal and decimal parsers read differently",
+                reason="ambiguous_ipv4",
+            )
+    return address
 
 
 def _parse_ipv6(literal: str, raw: str, what: str) -> ipaddress.IPv6Address:

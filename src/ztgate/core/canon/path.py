@@ -55,9 +55,9 @@ _SEPARATORS: Final = frozenset("/\\")
 # starts with a dot (``.``, ``..``; ``.hidden`` is a false alarm that only costs time), a
 # trailing separator.
 _ALREADY_CANONICAL_RE: Final = re.compile(r"//|/\.|./$")
-# A component ending in a dot or a space: the only thing the Windows reading changes in a
-# spelling that has no backslash and no escape.
-_WIN32_TRAILING_RE: Final = re.compile(r"[. ](?:/|$)")
+# A component ending in a dot or a space, or holding an NTFS stream suffix: the only things
+# the Windows reading changes in a spelling that has no backslash and no escape.
+_WIN32_TRAILING_RE: Final = re.compile(r"[. ](?:/|$)|:")
 
 
 def _check(candidate: str, raw: str) -> None:
@@ -79,12 +79,14 @@ def _check(candidate: str, raw: str) -> None:
 
 
 def _win32_component(component: str) -> str:
-    """How Windows reads one component: trailing dots and spaces are dropped.
+    """How Windows reads one component: NTFS stream suffix and trailing dots/spaces dropped.
 
-    A component made only of dots and spaces with at least two dots is read as ``..``
-    (so ``.. `` and ``...`` count as a step up); this over-approximates Windows, which is
-    the safe direction for a containment check.
+    ``..::$INDEX_ALLOCATION`` names the parent directory itself, so everything from the
+    first ``:`` is cut. A component made only of dots and spaces with at least two dots is
+    read as ``..`` (so ``.. `` and ``...`` count as a step up); this over-approximates
+    Windows, which is the safe direction for a containment check.
     """
+    component = component.partition(":")[0]
     if component in (".", ".."):
         return component
     stripped = component.rstrip(" .")
@@ -248,8 +250,9 @@ def path_interpretations(raw: str) -> tuple[str, ...]:
     spelling (raw, NFKC, percent-decoded once and repeatedly to a fixed point, with overlong
     UTF-8 and ``%uXXXX`` decoded, with and without encoded separators decoded) resolved
     with ``\\`` as a separator, without it, and the Windows way (trailing dots and spaces
-    dropped). Raises :class:`~ztgate.errors.CanonicalizationError` if any reading is not
-    a valid absolute path. Results for short inputs are memoised (errors are not kept).
+    and NTFS stream suffixes dropped). Raises
+    :class:`~ztgate.errors.CanonicalizationError` if any reading is not a valid absolute
+    path. Results for short inputs are memoised (errors are not kept).
     """
     if isinstance(raw, str) and len(raw) <= _MEMO_MAX_INPUT:
         return _interpretations_memo(raw)

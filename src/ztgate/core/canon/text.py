@@ -49,7 +49,8 @@ INVISIBLE_CATEGORIES: Final[Mapping[str, str]] = MappingProxyType(
         "U+180E) and characters that render as nothing (U+034F combining grapheme "
         "joiner, Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Khmer U+17B4, U+17B5)",
         "format": "every other format character (Unicode category Cf), e.g. the soft "
-        "hyphen U+00AD and the invisible operators U+2061..U+2064",
+        "hyphen U+00AD and the invisible operators U+2061..U+2064, and the unassigned "
+        "default-ignorable code points U+2065, U+FFF0..U+FFF8, U+E0080..U+E0FFF",
     }
 )
 
@@ -81,12 +82,21 @@ _ZERO_WIDTH: Final[_Ranges] = (
     (0xFEFF, 0xFEFF),
     (0xFFA0, 0xFFA0),
 )
+# Code points Unicode reserves as default-ignorable but has not assigned yet: renderers
+# must already show them as nothing, so they are refused before a future version uses them.
+_RESERVED_IGNORABLE: Final[_Ranges] = (
+    (0x2065, 0x2065),
+    (0xFFF0, 0xFFF8),
+    (0xE0080, 0xE00FF),
+    (0xE01F0, 0xE0FFF),
+)
 _EXPLICIT: Final[tuple[tuple[str, _Ranges], ...]] = (
     ("control", _CONTROL),
     ("tag", _TAG),
     ("variation_selector", _VARIATION_SELECTOR),
     ("bidi", _BIDI),
     ("zero_width", _ZERO_WIDTH),
+    ("format", _RESERVED_IGNORABLE),
 )
 
 # Unicode places format characters in the BMP, the SMP and plane 14 only; scanning those
