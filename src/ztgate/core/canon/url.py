@@ -40,6 +40,7 @@ __all__ = [
     "METADATA_HOSTNAMES",
     "AddressClass",
     "CanonicalURL",
+    "canonical_domain",
     "canonical_host",
     "classify_address",
     "host_matches",
@@ -341,6 +342,20 @@ def canonical_host(raw: str) -> str:
     :class:`~ztgate.errors.CanonicalizationError` when ``raw`` is not a valid host.
     """
     return _bare_host(raw).text
+
+
+def canonical_domain(raw: str) -> str:
+    """The canonical form of a DNS domain as a policy writes it (``B\u00fccher.DE.``).
+
+    For the ``domains`` of :func:`host_matches` and for e-mail domain lists: validate and
+    canonicalise every entry with this at policy load, so ``b\u00fccher.de`` matches the
+    punycode a parsed address carries. Raises :class:`~ztgate.errors.CanonicalizationError`
+    when ``raw`` is not a valid host or is an IP address.
+    """
+    host = _bare_host(raw)
+    if host.kind != "dns":
+        raise fail("domain", raw, "is an IP address, not a domain", reason="not_a_domain")
+    return host.text
 
 
 @functools.lru_cache(maxsize=1024)

@@ -14,6 +14,7 @@ from ztgate.core.canon.url import (
     METADATA_HOSTNAMES,
     AddressClass,
     CanonicalURL,
+    canonical_domain,
     canonical_host,
     classify_address,
     host_matches,
@@ -137,6 +138,18 @@ def test_canonical_host_forms() -> None:
         canonical_host("exa mple.com")
     with pytest.raises(CanonicalizationError):
         canonical_host(None)  # type: ignore[arg-type]
+
+
+def test_canonical_domain_forms() -> None:
+    assert canonical_domain("B\u00fccher.DE.") == "xn--bcher-kva.de"
+    assert canonical_domain("example.com") == "example.com"
+    for address in ("127.0.0.1", "0x7f.1", "[::1]", "::1"):
+        with pytest.raises(CanonicalizationError) as info:
+            canonical_domain(address)
+        assert info.value.reason == "not_a_domain"
+    with pytest.raises(CanonicalizationError) as info:
+        canonical_domain("*.example.com")
+    assert info.value.reason == "bad_host"
 
 
 def test_classify_address_rejects_non_addresses() -> None:
