@@ -123,3 +123,25 @@ def test_find_invisible_matches_an_independent_reference(raw: str) -> None:
     found = [(f.index, f.codepoint, f.kind) for f in find_invisible(raw)]
     assert found == expected
     assert has_invisible(raw) is bool(expected)
+
+
+# Characters NFKC lengthens (up to eighteen-fold), shortens, or composes with neighbours.
+EXPANDING = st.sampled_from(
+    [
+        *"a\u00e9e\u0301\u0327\ufdfa\ufb01\u3300\u2474\u1100\u1161\u11a8\uac00",
+        *"\u00bd\u0dd9\u0dcf\u2026\u2025\u33ff\u0344\u1e9b\u0f73\u1fee\u0385",
+    ]
+)
+
+
+# The first call builds the weight table once; no per-example deadline.
+@settings(max_examples=400, deadline=None)
+@given(st.text(EXPANDING, max_size=40), st.integers(1, 120))
+def test_length_limit_after_folding_is_exact(raw: str, max_length: int) -> None:
+    expected = unicodedata.normalize("NFKC", raw)
+    if len(raw) > max_length or len(expected) > max_length:
+        with pytest.raises(CanonicalizationError) as info:
+            canonical_string(raw, max_length=max_length)
+        assert info.value.reason == "too_long"
+    else:
+        assert canonical_string(raw, max_length=max_length) == expected

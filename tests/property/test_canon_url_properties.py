@@ -98,7 +98,7 @@ def private_url(draw: st.DrawFn) -> tuple[int, str]:
     return value, f"{scheme}://{userinfo}{host}{port}/path?q=1"
 
 
-@settings(max_examples=800)
+@settings(max_examples=500)
 @given(private_url())
 def test_every_spelling_of_a_private_address_is_forbidden(case: tuple[int, str]) -> None:
     value, raw = case

@@ -25,6 +25,7 @@ from ztgate.core.canon.text import (
     has_invisible,
     normalize,
     strip_invisible,
+    warm_up,
 )
 from ztgate.core.canon.url import (
     DEFAULT_PORTS,
@@ -71,4 +72,5 @@ __all__ = [
     "parse_url",
     "path_interpretations",
     "strip_invisible",
+    "warm_up",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -33,6 +34,7 @@ __all__ = [
     "has_invisible",
     "normalize",
     "strip_invisible",
+    "warm_up",
 ]
 
 #: Every kind of invisible character, with what it covers. A character belongs to the first
@@ -260,6 +262,8 @@ def canonical_string(text: str, *, max_length: int = 65536) -> str:
             _refuse_hidden(text)
         return text
     _refuse_hidden(text)
+    if len(text) * _MAX_EXPANSION > max_length and not unicodedata.is_normalized("NFKC", text):
+        _refuse_explosive(text, max_length)
     canonical = unicodedata.normalize("NFKC", text)
     if canonical != text:
         if len(canonical) > max_length:
@@ -271,6 +275,67 @@ def canonical_string(text: str, *, max_length: int = 65536) -> str:
             )
         _refuse_hidden(canonical)
     return canonical
+
+
+# The most characters NFKC turns one code point into (U+FDFA becomes 18).
+_MAX_EXPANSION: Final = 18
+
+
+@functools.cache
+def _nfkc_weights() -> dict[str, int]:
+    """For each character whose weight is not 1, the least it can add to an NFKC result.
+
+    A character's weight is the length of its own NFKC form minus the characters in it that
+    could compose with what precedes them (combining marks, Hangul vowel and final jamo,
+    the second halves of canonical pairs). Summed over a text, the weights are a lower bound
+    on the length of the text's NFKC form. Built once, from the code points below U+20000
+    (compatibility decompositions and composable characters all live there).
+    """
+    seconds = {chr(cp) for cp in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}
+    for cp in range(0x20000):
+        decomposition = unicodedata.decomposition(chr(cp)).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            seconds.add(chr(int(decomposition[1], 16)))
+    weights: dict[str, int] = {}
+    for cp in range(0xA0, 0x20000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        folded = unicodedata.normalize("NFKC", ch)
+        weight = len(folded) - sum(part in seconds for part in folded)
+        if weight != 1:
+            weights[ch] = weight
+    return weights
+
+
+def _refuse_explosive(text: str, max_length: int) -> None:
+    """Refuse text whose NFKC form must exceed ``max_length``, before building it.
+
+    Normalising costs time in proportion to the output, and a few kilobytes of U+FDFA
+    expand eighteen-fold. The check sums per-character weights (counted per distinct
+    character), a lower bound on the normalised length, so it never refuses text whose
+    NFKC form would fit.
+    """
+    weights = _nfkc_weights()
+    least = sum(weights.get(ch, 1) * n for ch, n in Counter(text).items())
+    if least > max_length:
+        raise fail(
+            "string",
+            text,
+            f"is longer than {max_length} characters once normalised",
+            reason="too_long",
+        )
+
+
+def warm_up() -> None:
+    """Build the lookup tables that are otherwise built on first use.
+
+    The invisible-character table takes a few tens of milliseconds, the NFKC weight table
+    (needed only for long text that is not already normalised) a few hundred. A service
+    calls this at start-up so that no request pays for them.
+    """
+    _invisible_re()
+    _nfkc_weights()
 
 
 def _refuse_hidden(text: str) -> None:

@@ -139,8 +139,20 @@ def test_error_messages_follow_house_style_and_never_echo_much() -> None:
     assert "\\u{200b}" in message
 
 
-def test_invisible_table_is_built_once() -> None:
+def test_tables_are_built_once() -> None:
+    canon_text.warm_up()
     assert canon_text._invisible_re() is canon_text._invisible_re()
+    assert canon_text._nfkc_weights() is canon_text._nfkc_weights()
+
+
+def test_explosive_text_is_refused_before_folding() -> None:
+    # 4,000 U+FDFA would fold to 72,000 characters: refused without building them.
+    with pytest.raises(CanonicalizationError) as info:
+        canonical_string("\ufdfa" * 4000)
+    assert info.value.reason == "too_long"
+    # Long text that fits after folding is accepted, composing sequences included.
+    korean = "\ud55c\uad6d\uc5b4" * 5000 + "e\u0301" * 10000
+    assert canonical_string(korean) == korean[:15000] + "\u00e9" * 10000
 
 
 @pytest.mark.parametrize(
