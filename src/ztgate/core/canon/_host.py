@@ -25,6 +25,8 @@ HostKind = Literal["dns", "ipv4", "ipv6"]
 #: Longest DNS name, without the trailing dot (RFC 1035).
 MAX_HOST_LENGTH: Final = 253
 MAX_LABEL_LENGTH: Final = 63
+# The longest host text worth mapping: four characters of input per character of output.
+_MAX_RAW_HOST: Final = 4 * MAX_HOST_LENGTH
 
 # Letters, digits, hyphen and underscore: what DNS names hold in practice. Underscore is
 # not a hostname character by RFC 952, but real names carry it and it cannot change which
@@ -184,6 +186,12 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
             raw,
             f"has a control, space or invisible character in its {part}",
             reason="bad_host",
+        )
+    if len(host) > _MAX_RAW_HOST:
+        # Only composition shortens text under UTS #46 (ignorable characters are refused
+        # above), never by this much: refuse before the costly IDNA work.
+        raise fail(
+            what, raw, f"has a {part} longer than {MAX_HOST_LENGTH} characters", reason="bad_host"
         )
     host = host.lower() if host.isascii() else _to_ascii(host, raw, what, part)
     if host.endswith("."):

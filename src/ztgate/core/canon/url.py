@@ -70,10 +70,11 @@ _BAD_ESCAPE_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _USERINFO_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:%]*")
 
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_PATH_SAFE: Final = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
-_QUERY_SAFE: Final = _PATH_SAFE | frozenset("?")
 _PATH_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
 _QUERY_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
+# An escape, or a run of characters that must be escaped (everything not safe and not %).
+_PATH_TOKEN_RE: Final = re.compile(r"(%[0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+_QUERY_TOKEN_RE: Final = re.compile(r"(%[0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,28 +105,22 @@ class CanonicalURL:
         return f"{self.scheme}://{host}{port}{self.path}{query}"
 
 
-def _normalise_component(text: str, safe: frozenset[str], raw: str, what: str) -> str:
+def _normalise_escape(match: re.Match[str]) -> str:
+    """One token of a path or query: an escape to normalise or a run to escape."""
+    escape = match.group(1)
+    if escape is not None:
+        decoded = chr(int(escape[1:], 16))
+        return decoded if decoded in _UNRESERVED else escape.upper()
+    return "%" + match.group().encode("utf-8").hex("%").upper()
+
+
+def _normalise_component(text: str, query: bool, raw: str, what: str) -> str:
     """Uppercase escapes, decode escaped unreserved characters, escape everything unsafe."""
     if _BAD_ESCAPE_RE.search(text) is not None:
         raise fail("url", raw, f"has a malformed percent-escape in its {what}", reason="bad_escape")
-    if (_QUERY_SAFE_RE if "?" in safe else _PATH_SAFE_RE).fullmatch(text) is not None:
+    if (_QUERY_SAFE_RE if query else _PATH_SAFE_RE).fullmatch(text) is not None:
         return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "%":
-            byte = int(text[i + 1 : i + 3], 16)
-            decoded = chr(byte)
-            out.append(decoded if decoded in _UNRESERVED else f"%{byte:02X}")
-            i += 3
-            continue
-        if ch in safe:
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
-        i += 1
-    return "".join(out)
+    return (_QUERY_TOKEN_RE if query else _PATH_TOKEN_RE).sub(_normalise_escape, text)
 
 
 def _remove_dot_segments(path: str) -> str:
@@ -243,8 +238,8 @@ def _parse_url(raw: str, max_length: int) -> CanonicalURL:
         if scheme not in DEFAULT_PORTS:
             raise fail("url", raw, "has a backslash in its path", reason="backslash")
         path = path.replace("\\", "/")
-    path = _remove_dot_segments(_normalise_component(path or "/", _PATH_SAFE, raw, "path"))
-    query = "" if query is None else _normalise_component(query, _QUERY_SAFE, raw, "query")
+    path = _remove_dot_segments(_normalise_component(path or "/", False, raw, "path"))
+    query = "" if query is None else _normalise_component(query, True, raw, "query")
     if fragment and _BAD_ESCAPE_RE.search(fragment) is not None:
         raise fail(
             "url", raw, "has a malformed percent-escape in its fragment", reason="bad_escape"

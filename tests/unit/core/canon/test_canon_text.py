@@ -171,3 +171,13 @@ def test_scanning_strategies_report_the_same_positions(filler: str) -> None:
     ]
     assert find_invisible(text) == expected
     assert strip_invisible(text) == filler * 3
+
+
+def test_find_invisible_limit() -> None:
+    text = "a\u200b" * 1000
+    assert len(find_invisible(text)) == 1000
+    assert find_invisible(text, limit=3) == [
+        InvisibleChar(i, 0x200B, "zero_width") for i in (1, 3, 5)
+    ]
+    assert find_invisible(text, limit=0) == []
+    assert find_invisible("a\x00b", limit=5) == [InvisibleChar(1, 0, "control")]
