@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ztgate.core.canon import (
+    HostPatterns,
     canonical_path,
     canonical_string,
     find_invisible,
@@ -68,6 +69,7 @@ def _cases() -> dict[str, Callable[[], object]]:
     api = parse_url("https://api.example.com/v1/items?id=3")
     domains = [f"service{i}.example.org" for i in range(1000)] + ["example.com"]
     host_matches(api, domains=domains)  # warm the canonical pattern cache, as a policy would
+    patterns = HostPatterns.compile(domains=domains)
     scan_text = ("ordinary tool output line with numbers 12345\n" * 200) + "hid\u200bden"
     return {
         "canonical_string_ascii": lambda: canonical_string("read_file"),
@@ -84,6 +86,7 @@ def _cases() -> dict[str, Callable[[], object]]:
         "parse_url_ipv4_legacy_memo": lambda: parse_url("http://0x7f.1/admin"),
         "forbidden_destination_ipv6_cold": lambda: is_forbidden_destination(parse_url(v6_cold())),
         "host_matches_1001_domains": lambda: host_matches(api, domains=domains),
+        "host_patterns_1001_domains": lambda: patterns.matches(api),
         "parse_email": lambda: parse_email("alice.smith+ops@example.com"),
         "find_invisible_9kb": lambda: find_invisible(scan_text),
         "strip_invisible_9kb": lambda: strip_invisible(scan_text),

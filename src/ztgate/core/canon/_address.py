@@ -46,93 +46,115 @@ METADATA_ADDRESSES: Final[frozenset[IPAddress]] = frozenset(
     }
 )
 
-_N4 = ipaddress.IPv4Network
-_N6 = ipaddress.IPv6Network
+# (network, mask, class) as integers: first match wins, anything unmatched is public.
+_Table = tuple[tuple[int, int, AddressClass], ...]
 
-# First match wins; anything unmatched is public.
-_V4_TABLE: Final[tuple[tuple[ipaddress.IPv4Network, AddressClass], ...]] = (
-    (_N4("0.0.0.0/8"), AddressClass.UNSPECIFIED),
-    (_N4("127.0.0.0/8"), AddressClass.LOOPBACK),
-    (_N4("169.254.0.0/16"), AddressClass.LINK_LOCAL),
-    (_N4("10.0.0.0/8"), AddressClass.PRIVATE),
-    (_N4("172.16.0.0/12"), AddressClass.PRIVATE),
-    (_N4("192.168.0.0/16"), AddressClass.PRIVATE),
-    (_N4("100.64.0.0/10"), AddressClass.SHARED),
-    (_N4("192.0.2.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("198.51.100.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("203.0.113.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("224.0.0.0/4"), AddressClass.MULTICAST),
-    (_N4("240.0.0.0/4"), AddressClass.RESERVED),
-    (_N4("192.0.0.0/24"), AddressClass.RESERVED),
-    (_N4("198.18.0.0/15"), AddressClass.RESERVED),
-    (_N4("192.88.99.0/24"), AddressClass.RESERVED),
+
+def _table(rows: tuple[tuple[str, AddressClass], ...]) -> _Table:
+    networks = [(ipaddress.ip_network(text), cls) for text, cls in rows]
+    return tuple((int(n.network_address), int(n.netmask), cls) for n, cls in networks)
+
+
+_V4_TABLE: Final = _table(
+    (
+        ("0.0.0.0/8", AddressClass.UNSPECIFIED),
+        ("127.0.0.0/8", AddressClass.LOOPBACK),
+        ("169.254.0.0/16", AddressClass.LINK_LOCAL),
+        ("10.0.0.0/8", AddressClass.PRIVATE),
+        ("172.16.0.0/12", AddressClass.PRIVATE),
+        ("192.168.0.0/16", AddressClass.PRIVATE),
+        ("100.64.0.0/10", AddressClass.SHARED),
+        ("192.0.2.0/24", AddressClass.DOCUMENTATION),
+        ("198.51.100.0/24", AddressClass.DOCUMENTATION),
+        ("203.0.113.0/24", AddressClass.DOCUMENTATION),
+        ("224.0.0.0/4", AddressClass.MULTICAST),
+        ("240.0.0.0/4", AddressClass.RESERVED),
+        ("192.0.0.0/24", AddressClass.RESERVED),
+        ("198.18.0.0/15", AddressClass.RESERVED),
+        ("192.88.99.0/24", AddressClass.RESERVED),
+    )
 )
 
-_V6_TABLE: Final[tuple[tuple[ipaddress.IPv6Network, AddressClass], ...]] = (
-    (_N6("64:ff9b:1::/48"), AddressClass.PRIVATE),
-    (_N6("fc00::/7"), AddressClass.PRIVATE),
-    (_N6("fec0::/10"), AddressClass.PRIVATE),
-    (_N6("fe80::/10"), AddressClass.LINK_LOCAL),
-    (_N6("ff00::/8"), AddressClass.MULTICAST),
-    (_N6("2001:db8::/32"), AddressClass.DOCUMENTATION),
-    (_N6("3fff::/20"), AddressClass.DOCUMENTATION),
-    (_N6("100::/64"), AddressClass.RESERVED),
-    (_N6("2001::/23"), AddressClass.RESERVED),
+_V6_TABLE: Final = _table(
+    (
+        ("64:ff9b:1::/48", AddressClass.PRIVATE),
+        ("fc00::/7", AddressClass.PRIVATE),
+        ("fec0::/10", AddressClass.PRIVATE),
+        ("fe80::/10", AddressClass.LINK_LOCAL),
+        ("ff00::/8", AddressClass.MULTICAST),
+        ("2001:db8::/32", AddressClass.DOCUMENTATION),
+        ("3fff::/20", AddressClass.DOCUMENTATION),
+        ("100::/64", AddressClass.RESERVED),
+        ("2001::/23", AddressClass.RESERVED),
+    )
 )
-_GLOBAL_UNICAST: Final = _N6("2000::/3")
-_MAPPED: Final = _N6("::ffff:0:0/96")
-_TRANSLATED: Final = _N6("::ffff:0:0:0/96")
-_COMPATIBLE: Final = _N6("::/96")
-_NAT64: Final = _N6("64:ff9b::/96")
-_SIXTOFOUR: Final = _N6("2002::/16")
-_TEREDO: Final = _N6("2001::/32")
+
+
+def _prefix(text: str) -> tuple[int, int]:
+    network = ipaddress.IPv6Network(text)
+    return int(network.network_address), int(network.netmask)
+
+
+_GLOBAL_UNICAST: Final = _prefix("2000::/3")
+_MAPPED: Final = _prefix("::ffff:0:0/96")
+_TRANSLATED: Final = _prefix("::ffff:0:0:0/96")
+_COMPATIBLE: Final = _prefix("::/96")
+_NAT64: Final = _prefix("64:ff9b::/96")
+_SIXTOFOUR: Final = _prefix("2002::/16")
+_TEREDO: Final = _prefix("2001::/32")
 _LOW32: Final = 0xFFFFFFFF
+_METADATA_INTS: Final = frozenset((a.version, int(a)) for a in METADATA_ADDRESSES)
 
 
-def _classify_v4(ip: ipaddress.IPv4Address) -> AddressClass:
-    if ip in METADATA_ADDRESSES:
-        return AddressClass.METADATA
-    for network, cls in _V4_TABLE:
-        if ip in network:
+def _in(value: int, prefix: tuple[int, int]) -> bool:
+    return value & prefix[1] == prefix[0]
+
+
+def _lookup(value: int, table: _Table) -> AddressClass:
+    for network, mask, cls in table:
+        if value & mask == network:
             return cls
     return AddressClass.PUBLIC
 
 
-def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
+def _classify_v4(value: int) -> AddressClass:
+    if (4, value) in _METADATA_INTS:
+        return AddressClass.METADATA
+    return _lookup(value, _V4_TABLE)
+
+
+def _embedded_v4(value: int) -> tuple[int, ...] | None:
     """The IPv4 addresses an IPv6 address carries, or ``None`` if it is not such a form."""
-    value = int(ip)
-    if ip in _MAPPED or ip in _TRANSLATED or ip in _COMPATIBLE or ip in _NAT64:
-        return [ipaddress.IPv4Address(value & _LOW32)]
-    if ip in _SIXTOFOUR:
-        return [ipaddress.IPv4Address((value >> 80) & _LOW32)]
-    if ip in _TEREDO:
-        client = ipaddress.IPv4Address(~value & _LOW32)
-        server = ipaddress.IPv4Address((value >> 64) & _LOW32)
-        return [client, server]
+    if any(_in(value, p) for p in (_MAPPED, _TRANSLATED, _COMPATIBLE, _NAT64)):
+        return (value & _LOW32,)
+    if _in(value, _SIXTOFOUR):
+        return ((value >> 80) & _LOW32,)
+    if _in(value, _TEREDO):
+        return (~value & _LOW32, (value >> 64) & _LOW32)  # client, server
     return None
 
 
-def _classify_v6(ip: ipaddress.IPv6Address) -> AddressClass:
-    if ip in METADATA_ADDRESSES:
+def _classify_v6(value: int) -> AddressClass:
+    if (6, value) in _METADATA_INTS:
         return AddressClass.METADATA
-    if ip == ipaddress.IPv6Address("::"):
+    if value == 0:
         return AddressClass.UNSPECIFIED
-    if ip == ipaddress.IPv6Address("::1"):
+    if value == 1:
         return AddressClass.LOOPBACK
-    embedded = _embedded_v4(ip)
+    embedded = _embedded_v4(value)
     if embedded is not None:
         for inner in embedded:
             cls = _classify_v4(inner)
             if cls is not AddressClass.PUBLIC:
                 return cls
         # IPv4-compatible addresses are deprecated and never routed to the embedded host.
-        if ip in _COMPATIBLE:
+        if _in(value, _COMPATIBLE):
             return AddressClass.RESERVED
         return AddressClass.PUBLIC
-    for network, cls in _V6_TABLE:
-        if ip in network:
-            return cls
-    return AddressClass.PUBLIC if ip in _GLOBAL_UNICAST else AddressClass.RESERVED
+    cls = _lookup(value, _V6_TABLE)
+    if cls is AddressClass.PUBLIC and not _in(value, _GLOBAL_UNICAST):
+        return AddressClass.RESERVED
+    return cls
 
 
 def classify_address(ip: IPAddress) -> AddressClass:
@@ -144,7 +166,7 @@ def classify_address(ip: IPAddress) -> AddressClass:
     ``2000::/3`` is ``reserved``.
     """
     if isinstance(ip, ipaddress.IPv4Address):
-        return _classify_v4(ip)
+        return _classify_v4(int(ip))
     if isinstance(ip, ipaddress.IPv6Address):
-        return _classify_v6(ip)
+        return _classify_v6(int(ip))
     raise TypeError(f"classify_address needs an IP address, not `{type(ip).__name__}`")

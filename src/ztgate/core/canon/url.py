@@ -40,6 +40,7 @@ __all__ = [
     "METADATA_HOSTNAMES",
     "AddressClass",
     "CanonicalURL",
+    "HostPatterns",
     "canonical_domain",
     "canonical_host",
     "classify_address",
@@ -367,33 +368,53 @@ def _canonical_set(entries: tuple[str, ...], domains: bool) -> frozenset[str]:
     return frozenset(result)
 
 
+@dataclass(frozen=True, slots=True)
+class HostPatterns:
+    """Canonical exact hosts and domains, compiled once (at policy load) and matched often.
+
+    :func:`host_matches` compiles on every call (memoised, but it still hashes the lists);
+    a policy with long host lists should hold a ``HostPatterns`` instead.
+    """
+
+    hosts: frozenset[str]
+    domains: frozenset[str]
+
+    @classmethod
+    def compile(cls, *, hosts: Collection[str] = (), domains: Collection[str] = ()) -> HostPatterns:
+        """Canonicalise ``hosts`` and ``domains``; an invalid entry is a :class:`ValueError`."""
+        if isinstance(hosts, str) or isinstance(domains, str):
+            raise ValueError("hosts and domains must be collections of names, not a single string")
+        return cls(_canonical_set(tuple(hosts), False), _canonical_set(tuple(domains), True))
+
+    def matches(self, url: CanonicalURL) -> bool:
+        """Whether the URL's host is an exact host or inside a domain (label boundaries)."""
+        if url.host in self.hosts:
+            return True
+        if url.host_kind != "dns" or not self.domains:
+            return False
+        # Walk the host's own suffixes on label boundaries: cost is per label, not per domain.
+        candidate = url.host
+        while True:
+            if candidate in self.domains:
+                return True
+            _, dot, candidate = candidate.partition(".")
+            if not dot:
+                return False
+
+
 def host_matches(
     url: CanonicalURL, *, hosts: Collection[str] = (), domains: Collection[str] = ()
 ) -> bool:
     """Whether the URL's host is one of ``hosts`` or inside one of ``domains``.
 
     Entries are canonicalised like URL hosts (``EXAMPLE.com.`` is ``example.com``,
-    ``127.1`` is ``127.0.0.1``); an invalid entry is a :class:`ValueError`, raised when a
-    policy is loaded. Domain matching is on label boundaries and only for DNS hosts:
-    ``example.com`` matches ``example.com`` and ``api.example.com``, never
-    ``evilexample.com``.
+    ``127.1`` is ``127.0.0.1``); an invalid entry, or an IP address among ``domains``, is a
+    :class:`ValueError`, meant to surface when a policy is loaded. Domain matching is on
+    label boundaries and only for DNS hosts: ``example.com`` matches ``example.com`` and
+    ``api.example.com``, never ``evilexample.com``. See :class:`HostPatterns` to compile
+    the lists once.
     """
-    if isinstance(hosts, str) or isinstance(domains, str):
-        raise ValueError("hosts and domains must be collections of names, not a single string")
-    exact = _canonical_set(tuple(hosts), False)
-    suffixes = _canonical_set(tuple(domains), True)
-    if url.host in exact:
-        return True
-    if url.host_kind != "dns":
-        return False
-    # Walk the host's own suffixes on label boundaries: cost is per label, not per domain.
-    candidate = url.host
-    while True:
-        if candidate in suffixes:
-            return True
-        _, dot, candidate = candidate.partition(".")
-        if not dot:
-            return False
+    return HostPatterns.compile(hosts=hosts, domains=domains).matches(url)
 
 
 def is_forbidden_destination(url: CanonicalURL) -> AddressClass | None:

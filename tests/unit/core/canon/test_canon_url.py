@@ -14,6 +14,7 @@ from ztgate.core.canon.url import (
     METADATA_HOSTNAMES,
     AddressClass,
     CanonicalURL,
+    HostPatterns,
     canonical_domain,
     canonical_host,
     classify_address,
@@ -95,6 +96,18 @@ def test_invalid_host_patterns_are_value_errors(pattern: str) -> None:
         host_matches(url, hosts=[pattern])
     with pytest.raises(ValueError, match="invalid host pattern"):
         host_matches(url, domains=[pattern])
+
+
+@pytest.mark.parametrize(
+    "case", VECTORS["host_matches"], ids=[c["url"] for c in VECTORS["host_matches"]]
+)
+def test_compiled_patterns_agree_with_host_matches(case: dict[str, Any]) -> None:
+    if case.get("invalid_domain"):
+        with pytest.raises(ValueError, match="is an IP address"):
+            HostPatterns.compile(domains=case["domains"])
+        return
+    patterns = HostPatterns.compile(hosts=case.get("hosts", ()), domains=case.get("domains", ()))
+    assert patterns.matches(parse_url(case["url"])) is case["expected"]
 
 
 def test_single_string_patterns_are_refused() -> None:
