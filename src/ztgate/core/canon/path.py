@@ -306,7 +306,10 @@ def is_under(raw: str, roots: Sequence[str]) -> bool:
     """
     if isinstance(roots, str):
         raise ValueError("path roots must be a sequence of paths, not a single string")
-    canonical_roots = _canonical_roots(tuple(roots))
+    try:
+        canonical_roots = _canonical_roots(tuple(roots))
+    except TypeError:
+        raise ValueError("path roots must be strings") from None
     interpretations = path_interpretations(raw)
     if not canonical_roots:
         return False

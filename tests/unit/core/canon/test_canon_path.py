@@ -70,6 +70,8 @@ def test_single_string_roots_are_refused() -> None:
 def test_non_string_root_is_refused() -> None:
     with pytest.raises(ValueError, match="must be a string"):
         is_under("/data/x", [1])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="must be strings"):
+        is_under("/data/x", [["/data"]])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("value", [None, 7, b"/data", Path("/data")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -181,3 +182,17 @@ def test_find_invisible_limit() -> None:
     ]
     assert find_invisible(text, limit=0) == []
     assert find_invisible("a\x00b", limit=5) == [InvisibleChar(1, 0, "control")]
+
+
+def test_every_reason_code_is_documented() -> None:
+    # Operators map reason codes from the audit log to meanings; none may be undocumented.
+    root = Path(__file__).parents[4]
+    source = "".join(p.read_text("utf-8") for p in (root / "src/ztgate/core/canon").glob("*.py"))
+    raised = set(re.findall(r'reason="([a-z0-9_]+)"', source))
+    documented = set(
+        re.findall(
+            r"^\| `([a-z0-9_]+)` \|", (root / "docs/canonicalisation.md").read_text("utf-8"), re.M
+        )
+    )
+    assert raised <= documented, raised - documented
+    assert len(raised) > 20
