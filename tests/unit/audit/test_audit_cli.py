@@ -190,3 +190,23 @@ def test_public_key_matches_data_dir(data_dir: Path, capsys, monkeypatch) -> Non
     code, out, _ = cli(capsys, monkeypatch, "public-key", "--data-dir", str(data_dir))
     assert code == 0
     assert out.encode() == (data_dir / "audit-signing.pub").read_bytes()
+
+
+def test_ship_once_to_file_resumes(data_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    out = tmp_path / "siem.jsonl"
+    args = ["ship", f"file:{out}", "--once", "--format", "ocsf", "--data-dir", str(data_dir)]
+    code, _, err = cli(capsys, monkeypatch, *args)
+    assert code == 0
+    assert "shipped 11 records; cursor at 11" in err
+    code, _, err = cli(capsys, monkeypatch, *args)
+    assert "shipped 0 records" in err
+    classes = [json.loads(line)["class_uid"] for line in out.read_text().splitlines()]
+    assert classes == [6003] * 11
+
+
+def test_ship_rejects_unknown_sinks(data_dir: Path, capsys, monkeypatch) -> None:
+    code, _, err = cli(
+        capsys, monkeypatch, "ship", "ftp://x", "--once", "--data-dir", str(data_dir)
+    )
+    assert code == 2
+    assert "unsupported sink `ftp://x`" in err
