@@ -269,21 +269,27 @@ class AuditLog:
 
     def checkpoint(self) -> Checkpoint:
         """Write a signed checkpoint over everything appended so far, now."""
+        with self._lock:
+            self._check_usable()
         self.flush()
         if self.durability == "strict":
             with self._lock:
                 return self._checkpoint_durable()
         with self._cond:
-            self._checkpoint_request = threading.Event()
+            if self._checkpoint_request is None:  # concurrent callers share one request
+                self._checkpoint_request = threading.Event()
             request = self._checkpoint_request
             self._flush_wanted = True
             self._cond.notify_all()
         request.wait()
         if self._failed is not None:
             raise AuditError(f"audit log write failed: {self._failed}")
+        if self._checkpoint_error is not None:
+            raise AuditError(f"checkpoint failed: {self._checkpoint_error}")
         return self._last_checkpoint
 
     _checkpoint_request: threading.Event | None = None
+    _checkpoint_error: AuditError | None = None
     _last_checkpoint: Checkpoint
 
     def _checkpoint_durable(self) -> Checkpoint:
@@ -393,8 +399,10 @@ class AuditLog:
                     or self._checkpoint_due_by_time()
                 ):
                     self._checkpoint_durable()
+                    self._checkpoint_error = None
             except AuditError as error:
                 _log.error("audit checkpoint failed: %s", error)
+                self._checkpoint_error = error
             finally:
                 if request is not None:
                     request.set()
