@@ -22,6 +22,8 @@ from ztgate.audit.config import (
     KEY_FILE,
     PUBLIC_KEY_FILE,
     open_log,
+    public_keys_for,
+    rotate_signing_key,
     signer_for,
     store_url,
 )
@@ -119,6 +121,9 @@ def _write(lines: Iterable[str], out: IO[str]) -> int:
 def _public_keys(data_dir: Path, files: list[Path] | None) -> list:  # type: ignore[type-arg]
     if files:
         return [load_public_key(_read(path)) for path in files]
+    ring = public_keys_for(data_dir)
+    if ring:
+        return ring
     public = data_dir / PUBLIC_KEY_FILE
     if public.exists():
         return [load_public_key(public.read_bytes())]
@@ -391,3 +396,10 @@ def ship(
         shipper.stop()
         target.close()
         backend.close()
+
+
+@app.command("rotate-key")
+def rotate_key(data_dir: Path = DataDir, store: str | None = Store) -> None:
+    """Replace the checkpoint-signing key; the old key signs off on the new one."""
+    old, new = rotate_signing_key(data_dir, store=store)
+    console.print(f"rotated checkpoint key {old} -> {new}", markup=False)
