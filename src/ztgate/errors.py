@@ -105,3 +105,38 @@ class AuditError(ZtgateError):
 
 class IntegrityError(AuditError):
     """Verification found tampering or truncation."""
+
+
+class CanonicalizationError(ZtgateError):
+    """Input cannot be put in canonical form; every caller treats this as a failed check.
+
+    Raised by :mod:`ztgate.core.canon` for paths, URLs, e-mail addresses and strings that
+    are malformed, ambiguous or hostile (invisible characters, traversal that cannot be
+    resolved, overlong input). Policy evaluation turns it into a deny and scanners into a
+    finding: an input that cannot be read one way only is never allowed.
+
+    ``reason`` is a short machine code (``"invisible_char"``, ``"relative_path"`` ...) for
+    the audit log; the message quotes at most about 80 characters of the input.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RejectedError(IdentityError):
+    """A token, assertion or token request was refused.
+
+    ``reason`` is a stable machine code (``expired``, ``alg_not_allowed``,
+    ``condition_failed:source_cidr``...) and ``detail`` a sentence; both are for the audit
+    log. ``str()`` is the generic text a caller may see, identical for every reason so that
+    a refusal is no oracle.
+    """
+
+    def __init__(self, reason: str, detail: str = "", *, public: str = "invalid token") -> None:
+        super().__init__(public)
+        self.reason = reason
+        self.detail = detail
+
+    def diagnostics(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
