@@ -15,7 +15,7 @@ from typing import Any
 
 from ztgate.audit.canonical import to_jsonable
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
-from ztgate.core.models import Decision, Request
+from ztgate.core.models import EMPTY_CONTEXT, Context, Decision, Request
 from ztgate.errors import AuditError
 
 EVENT_DECISION = "decision"
@@ -129,6 +129,40 @@ class DecisionEvent:
 
         The digest covers the raw arguments; only the redacted copy is kept.
         """
+        return cls.from_call(
+            agent=request.agent,
+            tool=request.tool,
+            args=request.args,
+            decision=decision,
+            time=time if time is not None else request.now,
+            request_id=request_id,
+            server=request.server,
+            context=request.context,
+            session_id=session_id,
+            latency_us=latency_us,
+            findings=findings,
+            redaction=redaction,
+        )
+
+    @classmethod
+    def from_call(
+        cls,
+        *,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any] | None,
+        decision: Decision,
+        time: datetime,
+        request_id: str,
+        server: str | None = None,
+        context: Context | None = None,
+        session_id: str | None = None,
+        latency_us: int = 0,
+        findings: Sequence[Mapping[str, Any]] = (),
+        redaction: RedactionPolicy = DEFAULT_REDACTION,
+    ) -> DecisionEvent:
+        """Same as :meth:`from_decision` from the call's parts, for callers (like
+        ``Gate.authorize``) that never build a :class:`Request`."""
         shadow = None
         if decision.shadow is not None:
             shadow = {
@@ -136,16 +170,17 @@ class DecisionEvent:
                 "rule_ids": list(decision.shadow.rule_ids),
                 "reasons": [r.to_dict() for r in decision.shadow.reasons],
             }
-        ctx = request.context
+        ctx = context if context is not None else EMPTY_CONTEXT
+        raw_args: Mapping[str, Any] = args if args is not None else {}
         return cls(
-            agent=request.agent,
-            tool=request.tool,
+            agent=agent,
+            tool=tool,
             effect=decision.effect.value,
-            time=time if time is not None else request.now,
+            time=time,
             request_id=request_id,
-            args_digest=redaction.digest(request.args),
-            args=redaction.redact_args(request.args),
-            server=request.server,
+            args_digest=redaction.digest(raw_args),
+            args=redaction.redact_args(raw_args),
+            server=server,
             session_id=session_id,
             acting_for=ctx.acting_for,
             delegation=tuple(ctx.delegation),

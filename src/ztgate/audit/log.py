@@ -37,7 +37,7 @@ from ztgate.audit.events import (
 )
 from ztgate.audit.merkle import Frontier
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
-from ztgate.core.models import Decision, Request
+from ztgate.core.models import Context, Decision, Request
 from ztgate.errors import AuditError, IntegrityError, UsageError
 
 Durability = Literal["strict", "batched"]
@@ -210,6 +210,39 @@ class AuditLog:
                 request_id=request_id,
                 latency_us=latency_us,
                 session_id=session_id,
+                findings=findings,
+                redaction=self.redaction,
+            )
+        )
+
+    def record_call(
+        self,
+        *,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any] | None,
+        decision: Decision,
+        request_id: str,
+        now: datetime | None = None,
+        server: str | None = None,
+        context: Context | None = None,
+        session_id: str | None = None,
+        latency_us: int = 0,
+        findings: Sequence[Mapping[str, Any]] = (),
+    ) -> Receipt:
+        """:meth:`record_decision` for callers holding the call's parts, not a Request."""
+        return self.append(
+            DecisionEvent.from_call(
+                agent=agent,
+                tool=tool,
+                args=args,
+                decision=decision,
+                time=now if now is not None else self._clock(),
+                request_id=request_id,
+                server=server,
+                context=context,
+                session_id=session_id,
+                latency_us=latency_us,
                 findings=findings,
                 redaction=self.redaction,
             )

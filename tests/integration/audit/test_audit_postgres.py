@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from conftest import decision
+from audit_integration_helpers import decision
 
 from ztgate.audit.backends import QueryFilter, open_backend
 from ztgate.audit.backends.postgres import PostgresBackend

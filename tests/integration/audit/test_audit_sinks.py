@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Receiver, decision
+from audit_integration_helpers import Receiver, decision
 
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer

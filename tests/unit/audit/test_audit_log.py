@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import decision, lifecycle
+from audit_helpers import decision, lifecycle
 
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer, read_checkpoints_file
@@ -164,7 +165,7 @@ def test_bad_options_are_usage_errors(make_log: Callable[..., AuditLog]) -> None
 def test_record_decision_from_core_models(
     make_log: Callable[..., AuditLog], tmp_path: Path
 ) -> None:
-    from conftest import T0
+    from audit_helpers import T0
 
     log = make_log()
     request = Request(agent="a", tool="t", args={"password": "pw-123456"}, now=T0)
@@ -186,3 +187,25 @@ def test_unknown_store_urls_and_schema_names_are_refused() -> None:
         open_backend("mysql://x")
     with pytest.raises(UsageError, match="invalid audit schema name"):
         open_backend("postgresql://postgres@127.0.0.1/test?schema=x;drop")
+
+
+def test_record_call_matches_record_decision(
+    make_log: Callable[..., AuditLog], tmp_path: Path
+) -> None:
+    from audit_helpers import T0
+
+    from ztgate.core.models import Context
+
+    decision_ = Decision(Effect.DENY, (Reason(ReasonCode.FORBIDDEN, "no", "r"),), ("r",), "pv")
+    ctx = Context(acting_for="bob", delegation=("user:bob", "a"))
+    request = Request(agent="a", tool="t", args={"x": 1}, now=T0, server="s", context=ctx)
+    log = make_log()
+    one = log.record_decision(request, decision_, request_id="rq", latency_us=3)
+    two = log.record_call(agent="a", tool="t", args={"x": 1}, decision=decision_, now=T0,
+                          request_id="rq", server="s", context=ctx, latency_us=3)  # fmt: skip
+    log.close()
+    backend = SQLiteBackend(tmp_path / "audit.db")
+    first, second = (json.loads(r.record)["event"] for r in backend.records())
+    backend.close()
+    assert first == second
+    assert (one.seq, two.seq) == (1, 2)

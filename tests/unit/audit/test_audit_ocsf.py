@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import T0, decision
+from audit_helpers import T0, decision
 from jsonschema import Draft202012Validator
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 

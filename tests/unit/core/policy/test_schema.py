@@ -17,7 +17,9 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     Draft202012Validator.check_schema(policy_schema())
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*/policy.yaml")), ids=lambda p: p.parent.name)
+@pytest.mark.parametrize(
+    "path", sorted(EXAMPLES.glob("*/policy.yaml")), ids=lambda p: p.parent.name
+)
 def test_examples_validate_against_the_published_schema(path: Path) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     errors = list(Draft202012Validator(policy_schema()).iter_errors(data))
@@ -28,5 +30,21 @@ def test_schema_rejects_unknown_keys_everywhere() -> None:
     validator = Draft202012Validator(policy_schema())
     assert not validator.is_valid({"version": 1, "extra": 1})
     assert not validator.is_valid(
-        {"version": 1, "policies": [{"id": "p", "rules": [{"id": "r", "effect": "allow", "subjects": "any", "tools": ["t"], "args": {"a": {"maxx": 1}}}]}]}
+        {
+            "version": 1,
+            "policies": [
+                {
+                    "id": "p",
+                    "rules": [
+                        {
+                            "id": "r",
+                            "effect": "allow",
+                            "subjects": "any",
+                            "tools": ["t"],
+                            "args": {"a": {"maxx": 1}},
+                        }
+                    ],
+                }
+            ],
+        }
     )
