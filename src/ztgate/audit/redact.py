@@ -83,20 +83,16 @@ DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
 
 
 # Every built-in pattern contains one of these literals (the last group case-folded), so a
-# string with none of them cannot match and skips the regex: most arguments are not
-# secrets, and this keeps redaction cheap on the decision hot path.
-_MARKERS = ("AKIA", "ASIA", "gh", "github_pat_", "xox", "k_live_", "k_test_", "sk-", "AIza", "eyJ",
-            "-----BEGIN", "://")  # fmt: skip
-_FOLDED_MARKERS = ("bearer", "pass", "pwd", "secret", "key", "token")
+# string with none of them cannot match and skips the full scan: most arguments are not
+# secrets, and one literal search keeps redaction cheap on the decision hot path.
+_MARKERS = re.compile(
+    r"AKIA|ASIA|gh|github_pat_|xox|k_live_|k_test_|sk-|AIza|eyJ|-----BEGIN|://"
+    r"|(?i:bearer|pass|pwd|secret|key|token)"
+)
 
 
 def _might_contain_secret(text: str) -> bool:
-    if len(text) < 8:
-        return False
-    if any(marker in text for marker in _MARKERS):
-        return True
-    folded = text.lower()
-    return any(marker in folded for marker in _FOLDED_MARKERS)
+    return len(text) >= 8 and _MARKERS.search(text) is not None
 
 
 def builtin_secret_detector(text: str) -> bool:
