@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import decision, lifecycle, ticking_clock
 
 from tests.unit.audit.helpers import decision, lifecycle, ticking_clock
 from ztgate.audit.backends.sqlite import SQLiteBackend

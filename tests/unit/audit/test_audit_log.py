@@ -192,8 +192,7 @@ def test_unknown_store_urls_and_schema_names_are_refused() -> None:
 def test_record_call_matches_record_decision(
     make_log: Callable[..., AuditLog], tmp_path: Path
 ) -> None:
-    from audit_helpers import T0
-
+    from tests.unit.audit.helpers import T0
     from ztgate.core.models import Context
 
     decision_ = Decision(Effect.DENY, (Reason(ReasonCode.FORBIDDEN, "no", "r"),), ("r",), "pv")
