@@ -42,7 +42,7 @@ GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
-CLIENT_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+CLIENT_ALGORITHMS = ("EdDSA", "Ed25519", "ES256", "RS256")
 
 
 class OAuthError(RejectedError):
@@ -120,10 +120,12 @@ class AuthorizationServer:
             "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ALGORITHMS),
             "response_types_supported": [],
             "scopes_supported": [],
-            "access_token_signing_alg_values_supported": list(_jose.SIGNING_ALGORITHMS),
+            "access_token_signing_alg_values_supported": [self.keys.alg],
         }
 
     def jwks(self, now: datetime) -> dict[str, Any]:
+        """The published keys; a fresh store gets its first signing key here."""
+        self.keys.ensure(now)
         return self.keys.jwks(now)
 
     # -- the token endpoint ----------------------------------------------------------------
@@ -241,7 +243,7 @@ class AuthorizationServer:
         verified = False
         for record in keys:
             key_alg, key = _jose.public_key_from_jwk(record.public_jwk)
-            if key_alg == alg and _jose.verify_signature(parsed, alg, key):
+            if key_alg == _jose.normalize_alg(alg) and _jose.verify_signature(parsed, alg, key):
                 verified = True
                 break
         if not verified:

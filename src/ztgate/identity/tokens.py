@@ -38,7 +38,7 @@ class TokenSettings:
     max_chain_depth: int = 3
     max_token_bytes: int = 8192
     revocation_staleness: float = 0.25
-    client_assertion_max_lifetime: timedelta = timedelta(minutes=10)
+    client_assertion_max_lifetime: timedelta = timedelta(hours=1)
 
     def __post_init__(self) -> None:
         if not self.issuer:

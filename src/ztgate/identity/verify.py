@@ -195,7 +195,7 @@ class TokenVerifier:
         parsed = _jose.parse_compact(unverified_token, max_bytes=settings.max_token_bytes)
         header = parsed.header
         alg = header["alg"]
-        if alg not in _jose.SIGNING_ALGORITHMS:
+        if alg not in _jose.ACCESS_TOKEN_ALGORITHMS:
             raise RejectedError("alg_not_allowed", f"algorithm `{alg}` is not accepted")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in _TYPES:
@@ -206,7 +206,7 @@ class TokenVerifier:
         if known is None:
             raise RejectedError("kid_unknown", f"`kid` `{kid}` is not a ztgate signing key")
         key_alg, key, key_expires = known
-        if key_alg != alg:
+        if key_alg != _jose.normalize_alg(alg):
             raise RejectedError(
                 "alg_key_mismatch", f"key `{kid}` is `{key_alg}`, token says `{alg}`"
             )
