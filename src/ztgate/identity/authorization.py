@@ -211,7 +211,9 @@ class AuthorizationServer:
         parsed = _jose.parse_compact(assertion, max_bytes=self.settings.max_token_bytes)
         unverified_iss = parsed.payload.get("iss")
         client_id = form.get("client_id")
-        if isinstance(unverified_iss, str) and self.store.federation.get_trust(unverified_iss):
+        # Agent ids cannot contain ":", so an issuer that does (a URL) can only be an
+        # external workload issuer: route it to federation, which names it untrusted.
+        if isinstance(unverified_iss, str) and ":" in unverified_iss:
             client = self._federated(assertion, now=now)
         else:
             client = self._private_key_jwt(parsed, now=now)

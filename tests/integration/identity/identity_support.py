@@ -6,6 +6,7 @@ real PostgreSQL in a schema unique to the test, dropped afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -174,3 +175,100 @@ def token_for(
 
 
 Factory = Callable[..., Any]
+
+
+class LocalIssuer:
+    """A real OIDC issuer on a loopback port: discovery, JWKS, and tokens it signs.
+
+    Stands in for a Kubernetes API server, a CI OIDC provider or an enterprise IdP. Keys
+    are generated here; ``rotate()`` swaps the signing key as a real issuer would.
+    """
+
+    def __init__(self, alg: str = "RS256") -> None:
+        import http.server
+        import threading
+
+        self.alg = alg
+        self.keys: list[tuple[str, Any]] = []
+        self.fetches: dict[str, int] = {"discovery": 0, "jwks": 0}
+        self.discovery_issuer_override: str | None = None
+        self.rotate()
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    issuer.fetches["discovery"] += 1
+                    body = {
+                        "issuer": issuer.discovery_issuer_override or issuer.url,
+                        "jwks_uri": issuer.url + "/keys",
+                    }
+                elif self.path == "/keys":
+                    issuer.fetches["jwks"] += 1
+                    body = {"keys": [issuer._jwk(kid, key) for kid, key in issuer.keys]}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _jwk(self, kid: str, key: Any) -> dict[str, Any]:
+        return {**public_jwk(key.public_key()), "kid": kid, "use": "sig", "alg": self.alg}
+
+    def rotate(self, *, keep_old: bool = False) -> str:
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+        if self.alg == "RS256":
+            key: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        else:
+            key = ec.generate_private_key(ec.SECP256R1())
+        kid = uuid.uuid4().hex[:8]
+        self.keys = [*self.keys, (kid, key)] if keep_old else [(kid, key)]
+        return kid
+
+    def mint(
+        self,
+        sub: str,
+        aud: str | list[str],
+        now: datetime,
+        *,
+        drop: tuple[str, ...] = (),
+        **claims: Any,
+    ) -> str:
+        kid, key = self.keys[-1]
+        payload: dict[str, Any] = {
+            "iss": self.url,
+            "sub": sub,
+            "aud": aud,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + 600,
+            "jti": uuid.uuid4().hex,
+        }
+        payload.update(claims)
+        for name in drop:
+            payload.pop(name, None)
+        return jwt.encode(payload, key, algorithm=self.alg, headers={"kid": kid})
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def local_issuer() -> Iterator[LocalIssuer]:
+    issuer = LocalIssuer()
+    yield issuer
+    issuer.close()

@@ -3,6 +3,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "identity"))
 
-from identity_support import backend, clock, registry, server, settings, store
+from identity_support import (
+    backend,
+    clock,
+    local_issuer,
+    registry,
+    server,
+    settings,
+    store,
+)
 
-__all__ = ["backend", "clock", "registry", "server", "settings", "store"]
+__all__ = ["backend", "clock", "local_issuer", "registry", "server", "settings", "store"]
