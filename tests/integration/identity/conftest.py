@@ -7,10 +7,22 @@ from identity_support import (
     backend,
     clock,
     local_issuer,
+    postgres_schema,
     registry,
     server,
     settings,
+    sqlite_backend,
     store,
 )
 
-__all__ = ["backend", "clock", "local_issuer", "registry", "server", "settings", "store"]
+__all__ = [
+    "backend",
+    "clock",
+    "local_issuer",
+    "postgres_schema",
+    "registry",
+    "server",
+    "settings",
+    "sqlite_backend",
+    "store",
+]

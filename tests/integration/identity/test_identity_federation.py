@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from identity_support import FakeClock, LocalIssuer, make_server
+from identity_support import Backend, FakeClock, LocalIssuer, make_server
 
 from ztgate.identity import (
     AuthorizationServer,
@@ -20,6 +20,12 @@ SA = "system:serviceaccount:prod:triage"
 AUD = "ztgate"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+
+@pytest.fixture
+def backend(sqlite_backend: Backend) -> Backend:
+    """Engine-independent logic: SQLite only (the store tests cover PostgreSQL)."""
+    return sqlite_backend
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from identity_support import T0, AgentKey, FakeClock, register_agent, token_for
+from identity_support import T0, AgentKey, Backend, FakeClock, register_agent, token_for
 
 from ztgate.core.models import Context
 from ztgate.errors import RejectedError
@@ -51,6 +51,12 @@ class World:
     clock: FakeClock
     key: AgentKey
     token: str
+
+
+@pytest.fixture
+def backend(sqlite_backend: Backend) -> Backend:
+    """Engine-independent logic: SQLite only (the store tests cover PostgreSQL)."""
+    return sqlite_backend
 
 
 @pytest.fixture
