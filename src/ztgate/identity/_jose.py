@@ -73,9 +73,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment), object_pairs_hook=_no_duplicates)
+        value = _DECODER.decode(b64url_decode(segment).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise RejectedError(
             "malformed", f"{what} is not a base64url JSON object: {error}"
