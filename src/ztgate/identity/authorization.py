@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ztgate.errors import RejectedError
+from ztgate.errors import RejectedError, StoreError
 from ztgate.identity import _jose
 from ztgate.identity.conditions import check_request, check_standing
 from ztgate.identity.federation import FederationVerifier
@@ -146,6 +146,10 @@ class AuthorizationServer:
                 "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise OAuthError("invalid_grant", error.reason, error.detail) from error
+        except StoreError as error:  # fail closed; nothing can be recorded either
+            raise OAuthError(
+                "temporarily_unavailable", "store_unavailable", str(error), status=503
+            ) from error
         self._event(
             "token.issued",
             issued.claims["client_id"],
@@ -208,7 +212,10 @@ class AuthorizationServer:
             return None
         if assertion_type != JWT_BEARER_ASSERTION or not assertion:
             raise _client_error("client_assertion_type_invalid", f"type `{assertion_type}`")
-        parsed = _jose.parse_compact(assertion, max_bytes=self.settings.max_token_bytes)
+        try:
+            parsed = _jose.parse_compact(assertion, max_bytes=self.settings.max_token_bytes)
+        except RejectedError as error:
+            raise _client_error(f"assertion_{error.reason}", error.detail) from error
         unverified_iss = parsed.payload.get("iss")
         client_id = form.get("client_id")
         # Agent ids cannot contain ":", so an issuer that does (a URL) can only be an

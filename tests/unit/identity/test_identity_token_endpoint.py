@@ -216,8 +216,27 @@ def test_request_shape_refusals(
     error = _refused(server, _form(client_assertion(bot, clock.now), client_id="bot-2"), clock)
     assert _last_denial(store).reason == "client_id_mismatch"
     error = _refused(server, _form("not-a-jwt"), clock)
-    assert error.error == "invalid_grant"
-    assert _last_denial(store).reason == "malformed"
+    assert error.error == "invalid_client"
+    assert _last_denial(store).reason == "assertion_malformed"
+
+
+def test_store_failure_is_a_503_not_a_token(
+    server: AuthorizationServer, bot: AgentKey, clock: FakeClock, store: Store
+) -> None:
+    from sqlalchemy import text
+
+    from ztgate.store import _schema
+
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE used_assertions"))
+    try:
+        error = _refused(server, _form(client_assertion(bot, clock.now)), clock)
+        assert error.error == "temporarily_unavailable"
+        assert error.status == 503
+        assert store.events.list(kind="token.issued") == []
+    finally:
+        with store.engine.begin() as conn:  # the PostgreSQL schema is shared by the run
+            _schema.used_assertions.create(conn)
 
 
 def test_blueprint_can_forbid_private_key_jwt(
