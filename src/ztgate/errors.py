@@ -107,6 +107,23 @@ class IntegrityError(AuditError):
     """Verification found tampering or truncation."""
 
 
+class CanonicalizationError(ZtgateError):
+    """Input cannot be put in canonical form; every caller treats this as a failed check.
+
+    Raised by :mod:`ztgate.core.canon` for paths, URLs, e-mail addresses and strings that
+    are malformed, ambiguous or hostile (invisible characters, traversal that cannot be
+    resolved, overlong input). Policy evaluation turns it into a deny and scanners into a
+    finding: an input that cannot be read one way only is never allowed.
+
+    ``reason`` is a short machine code (``"invisible_char"``, ``"relative_path"`` ...) for
+    the audit log; the message quotes at most about 80 characters of the input.
+    """
+
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class RejectedError(IdentityError):
     """A token, assertion or token request was refused.
 

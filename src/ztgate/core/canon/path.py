@@ -1,0 +1,283 @@
+"""Lexical canonicalisation of file-system paths, and the containment check built on it.
+
+A policy that says "only under ``/data``" is only as good as its notion of "under". The
+tool that finally opens the file may percent-decode its argument (once, or repeatedly),
+may treat ``\\`` as a separator, may fold fullwidth dot and solidus (U+FF0E, U+FF0F) to
+``./`` and may accept overlong UTF-8 (``%c0%ae`` for ``.``). :func:`is_under` therefore
+says yes only when *every* one of those readings (:func:`path_interpretations`) lands
+inside a root, and any reading that cannot be canonicalised (NUL, controls, invisible
+characters, a relative path) makes the whole input an error, which callers turn into a
+deny.
+
+Everything here is lexical: symbolic links cannot be resolved without touching the file
+system, which ``core`` never does. An adapter that opens files at the edge should resolve
+``realpath`` there and check the resolved path again with :func:`is_under`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Sequence
+from typing import Final
+
+from ztgate.core.canon._common import fail, type_error
+from ztgate.core.canon.text import has_invisible, normalize
+from ztgate.errors import CanonicalizationError
+
+__all__ = [
+    "MAX_PATH_LENGTH",
+    "canonical_path",
+    "is_under",
+    "path_interpretations",
+]
+
+#: Longest path accepted, in characters, before and after each decoding step.
+MAX_PATH_LENGTH: Final = 4096
+
+#: Percent-decoding rounds tried before giving up on a still-encoded path.
+_DECODE_ROUNDS: Final = 4
+
+#: Upper bound on distinct decoded spellings considered for one input. Inputs needing more
+#: are refused rather than analysed at unbounded cost.
+_MAX_SPELLINGS: Final = 64
+
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+# Tab, line feed and carriage return are visible in text but have no place in a path.
+_LAYOUT_RE: Final = re.compile("[\t\n\r]")
+# A run of %XX escapes (decoded together, so multi-byte UTF-8 works) or one IIS-style %uXXXX.
+_ESCAPE_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+|%[uU][0-9A-Fa-f]{4}")
+_SEPARATORS: Final = frozenset("/\\")
+
+
+def _check(candidate: str, raw: str) -> None:
+    """Refuse a spelling that no careful tool would open: empty, long, hidden, controls."""
+    if not candidate:
+        raise fail("path", raw, "is empty", reason="empty")
+    if len(candidate) > MAX_PATH_LENGTH:
+        raise fail("path", raw, f"is longer than {MAX_PATH_LENGTH} characters", reason="too_long")
+    if "\x00" in candidate:
+        raise fail("path", raw, "contains a NUL character", reason="nul_char")
+    if _SURROGATE_RE.search(candidate) is not None:
+        raise fail("path", raw, "contains a lone surrogate", reason="invalid_unicode")
+    if _LAYOUT_RE.search(candidate) is not None or has_invisible(candidate):
+        raise fail(
+            "path", raw, "contains a control or invisible character", reason="invisible_char"
+        )
+
+
+def _win32_component(component: str) -> str:
+    """How Windows reads one component: trailing dots and spaces are dropped.
+
+    A component made only of dots and spaces with at least two dots is read as ``..``
+    (so ``.. `` and ``...`` count as a step up); this over-approximates Windows, which is
+    the safe direction for a containment check.
+    """
+    if component in (".", ".."):
+        return component
+    stripped = component.rstrip(" .")
+    if stripped:
+        return stripped
+    return ".." if component.count(".") >= 2 else "."
+
+
+def _resolve(candidate: str, raw: str, *, backslash: bool, win32: bool = False) -> str:
+    """Resolve ``.``, ``..`` and repeated separators lexically in an absolute path."""
+    _check(candidate, raw)
+    if backslash:
+        candidate = candidate.replace("\\", "/")
+    if not candidate.startswith("/"):
+        raise fail("path", raw, "is not absolute", reason="relative_path")
+    parts: list[str] = []
+    for component in candidate.split("/"):
+        if win32:
+            component = _win32_component(component)
+        if component in ("", "."):
+            continue
+        if component == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(component)
+    return "/" + "/".join(parts)
+
+
+def canonical_path(raw: str) -> str:
+    """The lexically normalised absolute form of a POSIX-style path.
+
+    NFKC first (fullwidth U+FF0E, U+FF0F become ``./``), then ``\\`` is read as a separator,
+    repeated separators collapse and ``.``/``..`` are resolved (``/..`` stays ``/``).
+    Raises :class:`~ztgate.errors.CanonicalizationError` for a non-string, an empty or
+    relative path, NUL, control or invisible characters, or more than
+    :data:`MAX_PATH_LENGTH` characters. Percent-escapes are left alone here; see
+    :func:`path_interpretations`.
+    """
+    if not isinstance(raw, str):
+        raise type_error("path", raw)
+    _check(raw, raw)
+    return _resolve(normalize(raw), raw, backslash=True)
+
+
+def _utf8_lenient(data: bytes) -> Iterator[tuple[str, int, int]]:
+    """Decode bytes as UTF-8 the way a careless decoder would.
+
+    Overlong forms are accepted (``C0 AE`` is ``.``, ``E0 80 AF`` is ``/``), as are the
+    obsolete five- and six-byte forms; anything undecodable becomes U+FFFD. Yields each
+    character with the byte span it came from.
+    """
+    i, n = 0, len(data)
+    while i < n:
+        lead = data[i]
+        if lead < 0x80:
+            yield chr(lead), i, i + 1
+            i += 1
+            continue
+        if 0xC0 <= lead <= 0xDF:
+            need, cp = 1, lead & 0x1F
+        elif 0xE0 <= lead <= 0xEF:
+            need, cp = 2, lead & 0x0F
+        elif 0xF0 <= lead <= 0xF7:
+            need, cp = 3, lead & 0x07
+        elif 0xF8 <= lead <= 0xFB:
+            need, cp = 4, lead & 0x03
+        elif 0xFC <= lead <= 0xFD:
+            need, cp = 5, lead & 0x01
+        else:
+            yield "\ufffd", i, i + 1
+            i += 1
+            continue
+        j = i + 1
+        while j < n and j - i - 1 < need and 0x80 <= data[j] <= 0xBF:
+            cp = (cp << 6) | (data[j] & 0x3F)
+            j += 1
+        if j - i - 1 < need or cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+            yield "\ufffd", i, j
+        else:
+            yield chr(cp), i, j
+        i = j
+
+
+def _percent_decode(text: str, *, keep_separators: bool) -> str:
+    """Decode ``%XX`` runs (as lenient UTF-8) and ``%uXXXX`` escapes once.
+
+    With ``keep_separators`` an escape that decodes to ``/`` or ``\\`` stays encoded: the
+    reading of a tool that decodes dots but refuses encoded slashes (as URL path handling
+    in many servers does).
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        escaped = match.group()
+        if escaped[1] in "uU":
+            cp = int(escaped[2:], 16)
+            ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
+            return escaped if keep_separators and ch in _SEPARATORS else ch
+        data = bytes.fromhex(escaped.replace("%", ""))
+        out: list[str] = []
+        for ch, start, end in _utf8_lenient(data):
+            if keep_separators and ch in _SEPARATORS:
+                out.append(escaped[start * 3 : end * 3])
+            else:
+                out.append(ch)
+        return "".join(out)
+
+    if "%" not in text:
+        return text
+    return _ESCAPE_RE.sub(replace, text)
+
+
+def _spellings(raw: str) -> list[str]:
+    """Every spelling of ``raw`` a tool might end up with, before path resolution.
+
+    The closure of ``raw`` under NFKC, full percent-decoding and percent-decoding that
+    keeps separators encoded, for up to :data:`_DECODE_ROUNDS` rounds. A spelling that
+    still changes after the last round is refused: its meaning cannot be pinned down.
+    """
+    seen: dict[str, None] = {raw: None}
+    frontier = [raw]
+    folded = normalize(raw)
+    if folded not in seen:
+        seen[folded] = None
+        frontier.append(folded)
+    for _ in range(_DECODE_ROUNDS):
+        fresh: list[str] = []
+        for spelling in frontier:
+            if "%" not in spelling:
+                continue
+            for keep in (False, True):
+                decoded = _percent_decode(spelling, keep_separators=keep)
+                for variant in (decoded, normalize(decoded)):
+                    if variant not in seen:
+                        seen[variant] = None
+                        fresh.append(variant)
+        if len(seen) > _MAX_SPELLINGS:
+            raise fail("path", raw, "has too many decodings to analyse", reason="too_ambiguous")
+        frontier = fresh
+        if not frontier:
+            break
+    for spelling in frontier:
+        if _percent_decode(spelling, keep_separators=False) != spelling:
+            raise fail(
+                "path",
+                raw,
+                f"is still percent-encoded after {_DECODE_ROUNDS} rounds of decoding",
+                reason="too_deeply_encoded",
+            )
+    return list(seen)
+
+
+def path_interpretations(raw: str) -> tuple[str, ...]:
+    """Every canonical path an unknown downstream tool might read ``raw`` as.
+
+    The first element is :func:`canonical_path` of ``raw``. The others come from each
+    spelling (raw, NFKC, percent-decoded once and repeatedly to a fixed point, with overlong
+    UTF-8 and ``%uXXXX`` decoded, with and without encoded separators decoded) resolved
+    with ``\\`` as a separator, without it, and the Windows way (trailing dots and spaces
+    dropped). Raises :class:`~ztgate.errors.CanonicalizationError` if any reading is not
+    a valid absolute path.
+    """
+    primary = canonical_path(raw)
+    found: dict[str, None] = {primary: None}
+    for spelling in _spellings(raw):
+        for backslash, win32 in ((False, False), (True, False), (True, True)):
+            found.setdefault(_resolve(spelling, raw, backslash=backslash, win32=win32), None)
+    return tuple(found)
+
+
+def _components(canonical: str) -> tuple[str, ...]:
+    return () if canonical == "/" else tuple(canonical[1:].split("/"))
+
+
+@functools.lru_cache(maxsize=1024)
+def _root_components(roots: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    parsed: list[tuple[str, ...]] = []
+    for root in roots:
+        if not isinstance(root, str):
+            raise ValueError(f"path root must be a string, not `{type(root).__name__}`")
+        try:
+            parsed.append(_components(canonical_path(root)))
+        except CanonicalizationError as exc:
+            raise ValueError(f"invalid path root: {exc}") from exc
+    return tuple(parsed)
+
+
+def is_under(raw: str, roots: Sequence[str]) -> bool:
+    """Whether every reading of ``raw`` is one of ``roots`` or below one of them.
+
+    Comparison is by whole components, so ``/database`` is not under ``/data``. Roots are
+    canonicalised with :func:`canonical_path`; a root that is not a valid absolute path is
+    a :class:`ValueError` (a policy-load error, not a runtime deny). No roots means no
+    containment: the answer is ``False``. Raises
+    :class:`~ztgate.errors.CanonicalizationError` when ``raw`` cannot be canonicalised.
+    Symbolic links are not followed (see the module documentation).
+    """
+    if isinstance(roots, str):
+        raise ValueError("path roots must be a sequence of paths, not a single string")
+    root_parts = _root_components(tuple(roots))
+    interpretations = path_interpretations(raw)
+    if not root_parts:
+        return False
+    for interpretation in interpretations:
+        parts = _components(interpretation)
+        if not any(parts[: len(root)] == root for root in root_parts):
+            return False
+    return True
