@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ztgate.errors import RejectedError, StoreError
+from ztgate.errors import RejectedError, StoreError, UsageError
 from ztgate.identity import _jose
 from ztgate.identity.conditions import check_request, check_standing
 from ztgate.identity.federation import FederationVerifier
@@ -146,6 +146,17 @@ class AuthorizationServer:
                 "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise OAuthError("invalid_grant", error.reason, error.detail) from error
+        except UsageError as error:  # a registry record that no longer resolves
+            self._event(
+                "token.denied",
+                _printable(form.get("client_id")),
+                now,
+                "registry_inconsistent",
+                str(error),
+            )
+            raise OAuthError(
+                "invalid_client", "registry_inconsistent", str(error), status=401
+            ) from error
         except StoreError as error:  # fail closed; nothing can be recorded either
             raise OAuthError(
                 "temporarily_unavailable", "store_unavailable", str(error), status=503

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 import jwt
 import pytest
-from identity_support import (
+
+from tests.integration.identity.identity_support import (
     AgentKey,
     FakeClock,
     LocalIssuer,
@@ -15,7 +16,6 @@ from identity_support import (
     register_agent,
     token_for,
 )
-
 from ztgate.core.models import Context
 from ztgate.errors import RejectedError
 from ztgate.identity import AuthorizationServer, OAuthError, Registry, TokenSettings
@@ -166,7 +166,7 @@ def test_actor_must_be_the_agent_itself(cast: Cast, store: Store) -> None:
         "actor_token_delegated"
     )
     # the authenticated client must be the actor
-    from identity_support import client_assertion
+    from tests.integration.identity.identity_support import client_assertion
 
     reason = _refused(
         cast,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from identity_support import Backend, FakeClock, LocalIssuer, make_server
 
+from tests.integration.identity.identity_support import Backend, FakeClock, LocalIssuer, make_server
 from ztgate.identity import (
     AuthorizationServer,
     FederationVerifier,

@@ -18,10 +18,15 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from identity_support import FakeClock, client_assertion, make_server, register_agent
 from joserfc.jwk import ECKey, OKPKey
 from starlette.testclient import TestClient
 
+from tests.integration.identity.identity_support import (
+    FakeClock,
+    client_assertion,
+    make_server,
+    register_agent,
+)
 from ztgate.identity import AuthorizationServer, Registry, TokenSettings
 from ztgate.identity._jose import public_jwk
 from ztgate.server.oauth import create_oauth_app

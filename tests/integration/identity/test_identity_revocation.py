@@ -12,8 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from identity_support import Backend, FakeClock, make_server, register_agent, token_for
 
+from tests.integration.identity.identity_support import (
+    Backend,
+    FakeClock,
+    make_server,
+    register_agent,
+    token_for,
+)
 from ztgate.errors import RejectedError
 from ztgate.identity import Registry, SigningKeys, TokenSettings, TokenVerifier
 from ztgate.store import Revocation, open_store

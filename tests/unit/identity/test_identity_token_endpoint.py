@@ -8,7 +8,8 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from identity_support import (
+
+from tests.integration.identity.identity_support import (
     ISSUER,
     T0,
     AgentKey,
@@ -16,7 +17,6 @@ from identity_support import (
     client_assertion,
     register_agent,
 )
-
 from ztgate.identity import AuthorizationServer, OAuthError, Registry
 from ztgate.identity._jose import public_jwk
 from ztgate.store import Store

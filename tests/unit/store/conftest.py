@@ -1,9 +1,6 @@
-import sys
-from pathlib import Path
+"""Shared identity/store fixtures (see tests/integration/identity/identity_support.py)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "identity"))
-
-from identity_support import (
+from tests.integration.identity.identity_support import (
     backend,
     clock,
     local_issuer,
