@@ -9,6 +9,7 @@ importing from here is how ztgate avoids that.
 
 from __future__ import annotations
 
+from ztgate.core.canon.email import MAX_LOCAL_LENGTH, EmailAddress, parse_email
 from ztgate.core.canon.path import (
     MAX_PATH_LENGTH,
     canonical_path,
@@ -25,20 +26,47 @@ from ztgate.core.canon.text import (
     normalize,
     strip_invisible,
 )
+from ztgate.core.canon.url import (
+    DEFAULT_PORTS,
+    METADATA_ADDRESSES,
+    METADATA_HOSTNAMES,
+    AddressClass,
+    CanonicalURL,
+    canonical_host,
+    classify_address,
+    host_matches,
+    is_forbidden_destination,
+    is_local_hostname,
+    parse_url,
+)
 from ztgate.errors import CanonicalizationError
 
 __all__ = [
+    "DEFAULT_PORTS",
     "INVISIBLE_CATEGORIES",
+    "MAX_LOCAL_LENGTH",
     "MAX_PATH_LENGTH",
+    "METADATA_ADDRESSES",
+    "METADATA_HOSTNAMES",
+    "AddressClass",
+    "CanonicalURL",
     "CanonicalizationError",
+    "EmailAddress",
     "InvisibleChar",
+    "canonical_host",
     "canonical_path",
     "canonical_string",
+    "classify_address",
     "decode_tag_characters",
     "find_invisible",
     "has_invisible",
+    "host_matches",
+    "is_forbidden_destination",
+    "is_local_hostname",
     "is_under",
     "normalize",
+    "parse_email",
+    "parse_url",
     "path_interpretations",
     "strip_invisible",
 ]
