@@ -40,6 +40,9 @@ def _register() -> None:
     from ztgate.cli import policy
 
     app.add_typer(policy.app, name="policy")
+    from ztgate.cli import guard
+
+    app.add_typer(guard.app, name="guard")
 
 
 _register()

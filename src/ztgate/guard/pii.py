@@ -68,7 +68,7 @@ def _hexish_neighbour(text: str, start: int, end: int) -> bool:
     return before.isalnum() or after.isalnum() or before in "-_/" or after in "-_/"
 
 
-def _card(text: str, start: int, end: int) -> Finding | None:
+def _card_at(text: str, start: int, end: int) -> Finding | None:
     raw = text[start:end]
     digits = "".join(c for c in raw if c.isdigit())
     if not 13 <= len(digits) <= 19 or _hexish_neighbour(text, start, end):
@@ -82,6 +82,26 @@ def _card(text: str, start: int, end: int) -> Finding | None:
     if brand is None or not luhn_ok(digits):
         return None
     return _finding("credit_card", start, end, 0.95, f"{brand} card number")
+
+
+def _card(text: str, start: int, end: int) -> Finding | None:
+    """A card number in a run of digit groups; the run may carry extra groups on either
+    side (``0 4111 1111 1111 1111``), so every contiguous sub-run is tried, longest first."""
+    found = _card_at(text, start, end)
+    if found is not None or text[start:end].isdigit():
+        return found
+    bounds: list[tuple[int, int]] = []
+    group_start = start
+    for i in range(start, end + 1):
+        if i == end or not text[i].isdigit():
+            bounds.append((group_start, i))
+            group_start = i + 1
+    for size in range(len(bounds) - 1, 0, -1):
+        for first in range(len(bounds) - size + 1):
+            found = _card_at(text, bounds[first][0], bounds[first + size - 1][1])
+            if found is not None:
+                return found
+    return None
 
 
 _DATE = re2.compile(
