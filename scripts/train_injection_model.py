@@ -43,19 +43,27 @@ from ztgate.guard._datasets import (
 )
 from ztgate.guard.evaluate import Metrics, metrics_at
 from ztgate.guard.fold import fold
-from ztgate.guard.injection._features import WINDOW, extract, window_rows, window_starts
+from ztgate.guard.injection._features import (
+    WINDOW,
+    Features,
+    extract,
+    window_rows,
+    window_starts,
+)
 from ztgate.guard.injection.detector import injection_score, prepare
 from ztgate.guard.injection.model import InjectionModel
 
 SEED = 1122
 BITS = 19
-C_GRID = tuple(float(c) for c in __import__("os").environ.get("ZTGATE_C", "16").split(","))
+# Regularisation strengths tried (one value is what earlier grid searches on the
+# validation sets settled on; add values to search again).
+C_GRID = (16.0,)
 MAX_VALIDATION_FPR = 0.02
 MAX_THRESHOLD = 0.99  # below RULE_SCORE, so a rule hit always flags
-BENIGN_CONTEXT_WEIGHT = float(__import__("os").environ.get("ZTGATE_BENIGN_W", "8"))
-BENIGN_CROPS = 6
-STDLIB_FILES = 500
-STDLIB_CROPS = 3
+BENIGN_CONTEXT_WEIGHT = 8.0
+BENIGN_CROPS = 12
+STDLIB_FILES = 800
+STDLIB_MAX_CROPS = 20
 STDLIB_WEIGHT = 2.0
 ASB_VALIDATION_AGENT = "legal_consultant_agent"
 REPO = Path(__file__).resolve().parents[1]
@@ -122,14 +130,10 @@ def planted_rows(
     return out
 
 
-def _all_window_rows(features: object) -> list[Row | None]:
-    from ztgate.guard.injection._features import Features
-
-    assert isinstance(features, Features)
+def _all_window_rows(features: Features) -> list[Row | None]:
     rows: list[Row | None] = []
     for start in window_starts(features.length):
-        mask = (features.positions >= start) & (features.positions < start + WINDOW)
-        chosen = features.buckets[mask]
+        chosen = features.in_window(start, start + WINDOW)
         rows.append((chosen, 1.0 / float(np.sqrt(chosen.size))) if chosen.size else None)
     return rows
 
@@ -153,7 +157,7 @@ def stdlib_rows(rng: random.Random) -> Rows:
             folded = prepare(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-        for _ in range(STDLIB_CROPS):
+        for _ in range(min(STDLIB_MAX_CROPS, 1 + len(folded) // 3000)):
             start = rng.randrange(0, max(1, len(folded) - WINDOW))
             crop = folded[start : start + WINDOW]
             rows = window_rows(extract(crop, BITS))

@@ -51,6 +51,16 @@ _SENSITIVE_FILES = re2.compile(
 _DEV_BLOCK = re2.compile(r"^/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk|rdisk|md|dm-|loop|mapper/)")
 _DEV_NET = re2.compile(r"/dev/(?:tcp|udp)/")
 _FORK_BOMB = re2.compile(r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:")
+_JUDGED_NAMES = (
+    "rm|mkfs|mke2fs|mkswap|wipefs|fdisk|sfdisk|parted|sgdisk|dd|shred|chmod|chown|chgrp|nc|"
+    "ncat|netcat|socat|curl|wget|fetch|aria2c|lwp-download|scp|rsync|shutdown|reboot|"
+    "halt|poweroff|init|kill|pkill|killall|crontab|history|iptables|ip6tables|nft|eval|sh|"
+    "bash|zsh|dash|ksh|fish|ash|busybox|csh|tcsh|python[0-9.]*|perl|ruby|node|php|lua|"
+    "powershell|pwsh"
+)
+_INTERESTING = re2.compile(
+    rf"(?i:(?:^|[^A-Za-z0-9_-])(?:{_JUDGED_NAMES})(?:$|[^A-Za-z0-9_-]))|/dev/|:\s*\(|\$\(|[`'\"\\]"
+)
 _SUBSTITUTION = re2.compile(r"\$\(([^()]*)\)|`([^`]*)`|<\(([^()]*)\)")
 
 
@@ -298,10 +308,18 @@ def _process_substitution_download(command: str) -> bool:
     return False
 
 
+def _worth_parsing(text: str) -> bool:
+    """Cheap pre-check: parse only text that names a program we judge, or that uses
+    quoting, escapes or substitution (which could assemble such a name: ``r''m``)."""
+    return _INTERESTING.search(text) is not None
+
+
 def scan_command(text: str) -> list[Finding]:
     """Judge ``text`` as a shell command line; one finding per distinct danger."""
     if len(text) > MAX_COMMAND_CHARS:
         text = text[:MAX_COMMAND_CHARS]
+    if not _worth_parsing(text):
+        return []
     hits = _analyse(text, 0)
     if _process_substitution_download(text):
         hits.append(_Hit("download_and_execute", Severity.CRITICAL, "shell runs downloaded "

@@ -70,19 +70,20 @@ def _base64(token: str) -> str | None:
 
 def _decode_once(text: str) -> list[Decoded]:
     found: list[Decoded] = []
+    # Hex runs are a subset of the base64 alphabet, so one pass finds both.
     for match in _BASE64.finditer(text):
         token = match.group()
         if token.isalpha() or token.isdigit():
             continue  # long words and numbers are not base64 worth decoding
-        decoded = _base64(token)
+        hex_run = _HEX.fullmatch(token)
+        if hex_run is not None:
+            kind, decoded = "hex", _text_like(bytes.fromhex(token))
+        else:
+            kind, decoded = "base64", _base64(token)
         if decoded is not None:
-            found.append(Decoded("base64", Span(*match.span()), decoded))
+            found.append(Decoded(kind, Span(*match.span()), decoded))
         if len(found) >= MAX_BLOBS:
             return found
-    for match in _HEX.finditer(text):
-        decoded = _text_like(bytes.fromhex(match.group()))
-        if decoded is not None:
-            found.append(Decoded("hex", Span(*match.span()), decoded))
     if "&#" in text:
         entities = _ENTITY.findall(text)
         if len(entities) >= 4:

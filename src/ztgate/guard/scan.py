@@ -28,7 +28,8 @@ from ztgate.guard.commands import scan_command
 from ztgate.guard.content import Leaf, Limits, walk
 from ztgate.guard.decoders import Decoded, decode_layers
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
-from ztgate.guard.injection.detector import InjectionAssessment, assess
+from ztgate.guard.fold import fold
+from ztgate.guard.injection.detector import InjectionAssessment, assess_folded
 from ztgate.guard.injection.model import InjectionModel, default_model
 from ztgate.guard.network import scan_address, scan_paths, scan_urls
 from ztgate.guard.pii import scan_pii
@@ -205,6 +206,16 @@ def _scan_leaf(
     return findings, view, layers
 
 
+def _piece_at(pieces: list[tuple[str, int]], offset: int) -> str:
+    """The path of the string that holds ``offset`` of the joined document."""
+    path = pieces[0][0]
+    for piece_path, start in pieces:
+        if start > offset:
+            break
+        path = piece_path
+    return path
+
+
 def _dedupe(findings: list[Finding]) -> list[Finding]:
     seen: set[tuple[object, ...]] = set()
     out = []
@@ -242,15 +253,31 @@ def scan(
                 "the rest was not scanned",
             )
         )
+    # Every string is folded and the strings are scored as one document (one model pass,
+    # however many small fields the content has); decoded layers are scored on their own.
+    pieces: list[tuple[str, int]] = []  # (path, start offset in the document)
+    folded_parts: list[str] = []
+    cursor = 0
     best: InjectionAssessment | None = None
     best_path = "$"
     for leaf in walked.leaves:
         leaf_findings, view, layers = _scan_leaf(leaf, checks)
         findings.extend(leaf_findings)
-        if Check.INJECTION in checks and not leaf.is_number:
-            assessment = assess(view.text, layers, active_model)
-            if best is None or assessment.score > best.score:
-                best, best_path = assessment, leaf.path
+        if Check.INJECTION not in checks or leaf.is_number:
+            continue
+        folded = fold(view.text)
+        pieces.append((leaf.path, cursor))
+        folded_parts.append(folded)
+        cursor += len(folded) + 1
+        for layer in layers:
+            candidate = assess_folded(fold(layer.text), layer.kind, active_model)
+            if best is None or candidate.score > best.score:
+                best, best_path = candidate, leaf.path
+    if folded_parts:
+        document = assess_folded(" ".join(folded_parts), "text", active_model)
+        if best is None or document.score >= best.score:
+            anchor = document.rules[0].start if document.rules else sum(document.window) // 2
+            best, best_path = document, _piece_at(pieces, anchor)
     score = best.score if best is not None else 0.0
     injection = score >= threshold
     if injection and best is not None:

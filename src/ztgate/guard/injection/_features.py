@@ -79,54 +79,70 @@ def _word_bounds(codes: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.int64], 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """Bucket index and start position of every n-gram occurrence in one folded text."""
+    """Bucket indices of every n-gram occurrence in one folded text, by kind.
 
-    buckets: npt.NDArray[np.int64]
-    positions: npt.NDArray[np.int64]
+    ``char[i]`` holds the buckets of the character ``CHAR_NGRAMS[i]``-grams, the one at
+    index ``j`` starting at offset ``j``; ``word_buckets``/``word_starts`` hold word 1- and
+    2-grams with their start offsets.
+    """
+
+    char: tuple[npt.NDArray[np.int64], ...]
+    word_buckets: npt.NDArray[np.int64]
+    word_starts: npt.NDArray[np.int64]
     length: int
+
+    @property
+    def count(self) -> int:
+        return sum(part.size for part in self.char) + int(self.word_buckets.size)
+
+    def in_window(self, start: int, end: int) -> npt.NDArray[np.int64]:
+        """Buckets of the n-grams starting in ``[start, end)``."""
+        parts = [part[start:end] for part in self.char]
+        mask = (self.word_starts >= start) & (self.word_starts < end)
+        parts.append(self.word_buckets[mask])
+        return np.concatenate(parts)
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 def extract(folded: str, bits: int) -> Features:
-    """Hash every n-gram of ``folded`` into ``2**bits`` buckets, keeping start positions."""
+    """Hash every n-gram of ``folded`` into ``2**bits`` buckets."""
     length = len(folded)
     shift = np.uint64(64 - bits)
     if length == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Features(empty, empty, 0)
+        return Features((), _EMPTY, _EMPTY, 0)
     codes = np.frombuffer(folded.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    parts: list[npt.NDArray[np.uint64]] = []
-    positions: list[npt.NDArray[np.int64]] = []
+    char: list[npt.NDArray[np.int64]] = []
+    word_parts: list[npt.NDArray[np.uint64]] = []
+    word_starts: list[npt.NDArray[np.int64]] = []
     with np.errstate(over="ignore"):
-        rolling = codes.copy()
+        rolling = codes
         for n in range(2, max(CHAR_NGRAMS) + 1):
             if length < n:
                 break
             rolling = rolling[:-1] + codes[n - 1 :] * _POW[n - 1]
             if n in CHAR_NGRAMS:
-                parts.append((rolling + np.uint64(n)) * _MIX)
-                positions.append(np.arange(length - n + 1, dtype=np.int64))
+                char.append((((rolling + np.uint64(n)) * _MIX) >> shift).astype(np.int64))
         starts, ends = _word_bounds(codes)
         if starts.size:
             forward, inverse = _POWERS.get(length + 1)
             prefix = np.zeros(length + 1, dtype=np.uint64)
             np.cumsum(codes * forward[:length], out=prefix[1:])
             words = (prefix[ends] - prefix[starts]) * inverse[starts]
-            parts.append((words + _SALT_WORD + (ends - starts).astype(np.uint64)) * _MIX)
-            positions.append(starts)
+            word_parts.append((words + _SALT_WORD + (ends - starts).astype(np.uint64)) * _MIX)
+            word_starts.append(starts)
             if starts.size > 1:
                 s2, e2 = starts[:-1], ends[1:]
                 bigrams = (prefix[e2] - prefix[s2]) * inverse[s2]
-                parts.append((bigrams + _SALT_BIGRAM + (e2 - s2).astype(np.uint64)) * _MIX)
-                positions.append(s2)
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return Features(empty, empty, length)
-    hashed = np.concatenate(parts)
-    return Features(
-        buckets=(hashed >> shift).astype(np.int64),
-        positions=np.concatenate(positions),
-        length=length,
-    )
+                word_parts.append((bigrams + _SALT_BIGRAM + (e2 - s2).astype(np.uint64)) * _MIX)
+                word_starts.append(s2)
+    if word_parts:
+        word_buckets = (np.concatenate(word_parts) >> shift).astype(np.int64)
+        positions = np.concatenate(word_starts)
+    else:
+        word_buckets, positions = _EMPTY, _EMPTY
+    return Features(tuple(char), word_buckets, positions, length)
 
 
 def window_starts(length: int) -> list[int]:
@@ -146,8 +162,7 @@ def window_rows(features: Features) -> list[tuple[npt.NDArray[np.int64], float]]
     """
     rows: list[tuple[npt.NDArray[np.int64], float]] = []
     for start in window_starts(features.length):
-        mask = (features.positions >= start) & (features.positions < start + WINDOW)
-        chosen = features.buckets[mask]
+        chosen = features.in_window(start, start + WINDOW)
         if chosen.size:
             rows.append((chosen, 1.0 / float(np.sqrt(chosen.size))))
     return rows
@@ -156,19 +171,30 @@ def window_rows(features: Features) -> list[tuple[npt.NDArray[np.int64], float]]
 def window_scores(
     features: Features, weights: npt.NDArray[np.float32], bias: float
 ) -> npt.NDArray[np.float64]:
-    """The linear score (before the sigmoid) of every window, computed in O(n)."""
+    """The linear score (before the sigmoid) of every window, in O(n)."""
     length = features.length
-    if features.buckets.size == 0:
+    total_count = features.count
+    if total_count == 0:
         return np.asarray([bias], dtype=np.float64)
-    contributions = weights[features.buckets].astype(np.float64)
-    per_position = np.bincount(features.positions, weights=contributions, minlength=length)
-    counts = np.bincount(features.positions, minlength=length).astype(np.float64)
+    if length <= WINDOW:  # one window: a plain sum
+        total = sum(float(weights.take(part).sum()) for part in features.char)
+        total += float(weights.take(features.word_buckets).sum())
+        return np.asarray([total / np.sqrt(total_count) + bias], dtype=np.float64)
+    per_position = np.zeros(length, dtype=np.float64)
+    counts = np.zeros(length, dtype=np.float64)
+    for part in features.char:
+        per_position[: part.size] += weights.take(part)
+        counts[: part.size] += 1.0
+    if features.word_buckets.size:
+        per_position += np.bincount(
+            features.word_starts, weights=weights.take(features.word_buckets), minlength=length
+        )
+        counts += np.bincount(features.word_starts, minlength=length)
     cum_w = np.concatenate([[0.0], np.cumsum(per_position)])
     cum_n = np.concatenate([[0.0], np.cumsum(counts)])
     starts = np.asarray(window_starts(length), dtype=np.int64)
     ends = np.minimum(starts + WINDOW, length)
     total = cum_w[ends] - cum_w[starts]
     n = cum_n[ends] - cum_n[starts]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scores = np.where(n > 0, total / np.sqrt(np.maximum(n, 1.0)), 0.0) + bias
-    return np.asarray(scores, dtype=np.float64)
+    scores = total / np.sqrt(np.maximum(n, 1.0)) + bias
+    return np.asarray(np.where(n > 0, scores, bias), dtype=np.float64)
