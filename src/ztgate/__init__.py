@@ -1,7 +1,27 @@
-"""ztgate: a Zero Trust control plane and enforcement point for AI agents."""
+"""ztgate: a Zero Trust control plane and enforcement point for AI agents.
+
+The in-process entry point is :class:`Gate`::
+
+    from ztgate import Gate
+    gate = Gate.from_file("policy.yaml")
+    decision = gate.authorize(agent="fin-1", tool="payment.send", args={"amount": 50})
+    if not decision.allowed:
+        ...
+"""
 
 from __future__ import annotations
 
-__version__ = "0.1.0.dev0"
+from ztgate._version import __version__
+from ztgate.core.models import Context, Decision, Effect, Grant, Reason, ReasonCode
+from ztgate.service.gate import Gate
 
-__all__ = ["__version__"]
+__all__ = [
+    "Context",
+    "Decision",
+    "Effect",
+    "Gate",
+    "Grant",
+    "Reason",
+    "ReasonCode",
+    "__version__",
+]

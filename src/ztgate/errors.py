@@ -122,3 +122,21 @@ class CanonicalizationError(ZtgateError):
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class RejectedError(IdentityError):
+    """A token, assertion or token request was refused.
+
+    ``reason`` is a stable machine code (``expired``, ``alg_not_allowed``,
+    ``condition_failed:source_cidr``...) and ``detail`` a sentence; both are for the audit
+    log. ``str()`` is the generic text a caller may see, identical for every reason so that
+    a refusal is no oracle.
+    """
+
+    def __init__(self, reason: str, detail: str = "", *, public: str = "invalid token") -> None:
+        super().__init__(public)
+        self.reason = reason
+        self.detail = detail
+
+    def diagnostics(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from ztgate import __version__
+from ztgate._version import __version__
 from ztgate.cli._output import err_console
 from ztgate.errors import UsageError, ZtgateError
 
@@ -37,11 +37,15 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import policy
+    from ztgate.cli import agent, audit, blueprint, demo, guard, key, policy, token
 
     app.add_typer(policy.app, name="policy")
-    from ztgate.cli import guard
-
+    app.add_typer(demo.app, name="demo")
+    app.add_typer(audit.app, name="audit")
+    app.add_typer(agent.app, name="agent")
+    app.add_typer(blueprint.app, name="blueprint")
+    app.add_typer(key.app, name="key")
+    app.add_typer(token.app, name="token")
     app.add_typer(guard.app, name="guard")
 
 
@@ -62,7 +66,7 @@ def exit_code_for(error: ZtgateError) -> int:
 def run() -> None:
     """Console-script entry point."""
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
     except ZtgateError as error:
         err_console.print(f"error: {error.diagnostics()}", markup=False)
         sys.exit(exit_code_for(error))
@@ -71,10 +75,14 @@ def run() -> None:
     except typer.Abort:
         err_console.print("aborted", markup=False)
         sys.exit(EXIT_CHECK_FAILED)
-    except Exception as click_error:  # click's UsageError and friends
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            sys.exit(EXIT_USAGE if isinstance(click_error, click.UsageError) else 1)
+    except Exception as error:
+        # Click-style usage errors (missing argument, bad option) know how to show
+        # themselves and carry their exit code (2); anything else is a real bug.
+        show = getattr(error, "show", None)
+        code = getattr(error, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
         raise
+    # Without standalone mode, `typer.Exit(n)` comes back as the return value.
+    sys.exit(result if isinstance(result, int) else EXIT_OK)

@@ -1,0 +1,474 @@
+"""The audit log: the one object the decision path appends to.
+
+Two durability modes, chosen per deployment and stated in every receipt's contract:
+
+* ``strict`` — ``append`` returns after the record's transaction has been committed and
+  fsynced. An acknowledged record survives a crash.
+* ``batched`` — ``append`` seals the record (sequence number and hash are final) and
+  queues it; a writer thread group-commits the queue at most ``batch_max_delay`` seconds
+  (default 10 ms) or ``batch_max_records`` records later. A crash can lose at most that
+  window; ``flush()`` waits until everything appended so far is durable.
+
+Either way a failure is never silent: a strict append raises :class:`AuditError`; in
+batched mode the first write failure poisons the log and every later call raises, so the
+service denies instead of deciding without an audit trail.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time as _time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from ztgate.audit.backends import Backend
+from ztgate.audit.canonical import canonical_text, sha256_hex
+from ztgate.audit.chain import GENESIS, Receipt, StoredRecord, build_record
+from ztgate.audit.checkpoint import Checkpoint, Signer
+from ztgate.audit.events import (
+    AuditEvent,
+    DecisionEvent,
+    LifecycleEvent,
+    LifecycleKind,
+    format_time,
+)
+from ztgate.audit.merkle import Frontier
+from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
+from ztgate.core.models import Decision, Request
+from ztgate.errors import AuditError, IntegrityError, UsageError
+
+Durability = Literal["strict", "batched"]
+
+_log = logging.getLogger("ztgate.audit")
+
+
+class CheckpointExporter(Protocol):
+    """Somewhere outside the log's own database that receives every checkpoint."""
+
+    def export(self, checkpoint: Checkpoint) -> None: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditLog:
+    """Thread-safe, hash-chained, checkpointed audit log over a :class:`Backend`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        signer: Signer,
+        *,
+        durability: Durability = "strict",
+        checkpoint_every: int = 1000,
+        checkpoint_interval: float | None = 60.0,
+        exporters: Iterable[CheckpointExporter] = (),
+        batch_max_records: int = 512,
+        batch_max_delay: float = 0.010,
+        redaction: RedactionPolicy = DEFAULT_REDACTION,
+        clock: Callable[[], datetime] = _utcnow,
+        owns_backend: bool = True,
+    ) -> None:
+        if durability not in ("strict", "batched"):
+            raise UsageError(f"unknown durability `{durability}`: use `strict` or `batched`")
+        if checkpoint_every < 1 or batch_max_records < 1 or batch_max_delay <= 0:
+            raise UsageError(
+                "checkpoint_every, batch_max_records and batch_max_delay must be positive"
+            )
+        self.backend = backend
+        self.signer = signer
+        self.durability: Durability = durability
+        self.redaction = redaction
+        self.log_id = backend.log_id()
+        self._clock = clock
+        self._every = checkpoint_every
+        self._interval = checkpoint_interval
+        self._exporters = tuple(exporters)
+        self._max_records = batch_max_records
+        self._max_delay = batch_max_delay
+        self._owns_backend = owns_backend
+
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._seq, self._head = backend.head()
+        self._check_tail()
+        self._frontier = self._rebuild_frontier()
+        self._durable_seq = self._seq
+        self._durable_head = self._head
+        self._checkpointed_seq = -1
+        self._since_checkpoint = 0
+        self._last_checkpoint_at = _time.monotonic()
+        self._pending: list[StoredRecord] = []
+        self._first_pending_at = 0.0
+        self._flush_wanted = False
+        self._failed: BaseException | None = None
+        self._closing = False
+        self._closed = False
+        self._exports: deque[tuple[Checkpoint, int, float]] = deque()
+        self._export_lock = threading.Lock()
+        latest = backend.latest_frontier()
+        if latest is not None and latest[0] == self._seq:
+            self._checkpointed_seq = self._seq
+        self._thread = threading.Thread(
+            target=self._run, name=f"ztgate-audit-{durability}", daemon=True
+        )
+        self._thread.start()
+
+    # -- opening ----------------------------------------------------------------------
+
+    def _check_tail(self) -> None:
+        """Refuse to extend a log whose last record was edited or that was truncated."""
+        if self._seq == 0:
+            latest = self.backend.latest_frontier()
+            if latest is not None and latest[0] > 0:
+                raise IntegrityError(
+                    f"audit log is empty but a checkpoint covers {latest[0]} records: "
+                    "the log was truncated"
+                )
+            return
+        last = next(iter(self.backend.records(self._seq - 1, 1)), None)
+        if last is None or sha256_hex(last.record.encode("utf-8")) != last.hash:
+            raise IntegrityError(
+                f"record {self._seq} was modified: its hash does not match its content; "
+                "refusing to extend a tampered log (run `ztgate audit verify`)"
+            )
+
+    def _rebuild_frontier(self) -> Frontier:
+        latest = self.backend.latest_frontier()
+        frontier = Frontier()
+        start = 0
+        if latest is not None:
+            size, data = latest
+            if size > self._seq:
+                raise IntegrityError(
+                    f"a checkpoint covers {size} records but the log ends at record "
+                    f"{self._seq}: the log was truncated"
+                )
+            import json
+
+            frontier = Frontier.from_json(size, json.loads(data))
+            start = size
+        for _, record_hash in self.backend.hashes(start, self._seq):
+            frontier.append(record_hash)
+        return frontier
+
+    # -- appending --------------------------------------------------------------------
+
+    def append(self, event: AuditEvent) -> Receipt:
+        """Seal ``event`` as the next record; see the module docstring for durability."""
+        if self.durability == "strict":
+            return self._append_strict(event)
+        return self._append_batched(event)
+
+    def _append_strict(self, event: AuditEvent) -> Receipt:
+        with self._lock:
+            self._check_usable()
+            seq = self._seq + 1
+            record = build_record(seq, self._head, event, self._clock())
+            self.backend.append([record])
+            self._seq, self._head = seq, record.hash
+            self._durable_seq, self._durable_head = seq, record.hash
+            self._frontier.append(record.hash)
+            self._since_checkpoint += 1
+            if self._since_checkpoint >= self._every:
+                self._checkpoint_durable()
+            return Receipt(seq, record.hash)
+
+    def _append_batched(self, event: AuditEvent) -> Receipt:
+        with self._cond:
+            self._check_usable()
+            seq = self._seq + 1
+            record = build_record(seq, self._head, event, self._clock())
+            self._seq, self._head = seq, record.hash
+            self._pending.append(record)
+            if len(self._pending) == 1:
+                self._first_pending_at = _time.monotonic()
+                self._cond.notify_all()
+            elif len(self._pending) >= self._max_records:
+                self._cond.notify_all()
+            return Receipt(seq, record.hash)
+
+    def record_decision(
+        self,
+        request: Request,
+        decision: Decision,
+        *,
+        request_id: str,
+        latency_us: int = 0,
+        session_id: str | None = None,
+        findings: Sequence[Mapping[str, Any]] = (),
+    ) -> Receipt:
+        """Append the audit record of one decision: the one call on the hot path."""
+        return self.append(
+            DecisionEvent.from_decision(
+                request,
+                decision,
+                request_id=request_id,
+                latency_us=latency_us,
+                session_id=session_id,
+                findings=findings,
+                redaction=self.redaction,
+            )
+        )
+
+    def record_lifecycle(
+        self,
+        kind: LifecycleKind | str,
+        *,
+        actor: str,
+        subject: str,
+        details: Mapping[str, Any] | None = None,
+        time: datetime | None = None,
+    ) -> Receipt:
+        event = LifecycleEvent.create(
+            kind,
+            actor=actor,
+            subject=subject,
+            time=time if time is not None else self._clock(),
+            details=details,
+            redaction=self.redaction,
+        )
+        return self.append(event)
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise AuditError(f"audit log is unusable after a write failure: {self._failed}")
+        if self._closing or self._closed:
+            raise AuditError("audit log is closed")
+
+    # -- durability -------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every record appended so far is durable (no-op when strict)."""
+        if self.durability == "strict":
+            return
+        deadline = None if timeout is None else _time.monotonic() + timeout
+        with self._cond:
+            target = self._seq
+            self._flush_wanted = True
+            self._cond.notify_all()
+            while self._durable_seq < target:
+                if self._failed is not None:
+                    raise AuditError(f"audit log write failed: {self._failed}")
+                remaining = None if deadline is None else deadline - _time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise AuditError(f"audit flush timed out at record {self._durable_seq}")
+                self._cond.wait(remaining)
+
+    @property
+    def durable_seq(self) -> int:
+        return self._durable_seq
+
+    @property
+    def head(self) -> tuple[int, str]:
+        return self._seq, self._head
+
+    def checkpoint(self) -> Checkpoint:
+        """Write a signed checkpoint over everything appended so far, now."""
+        self.flush()
+        if self.durability == "strict":
+            with self._lock:
+                return self._checkpoint_durable()
+        with self._cond:
+            self._checkpoint_request = threading.Event()
+            request = self._checkpoint_request
+            self._flush_wanted = True
+            self._cond.notify_all()
+        request.wait()
+        if self._failed is not None:
+            raise AuditError(f"audit log write failed: {self._failed}")
+        return self._last_checkpoint
+
+    _checkpoint_request: threading.Event | None = None
+    _last_checkpoint: Checkpoint
+
+    def _checkpoint_durable(self) -> Checkpoint:
+        """Sign and store a checkpoint at the durable head. Caller serialises."""
+        checkpoint = self.signer.sign(
+            log_id=self.log_id,
+            seq=self._durable_seq,
+            head=self._durable_head,
+            root=self._frontier.root(),
+            time=format_time(self._clock()),
+        )
+        self.backend.add_checkpoint(checkpoint, canonical_text(self._frontier.to_json()))
+        self._checkpointed_seq = self._durable_seq
+        self._since_checkpoint = 0
+        self._last_checkpoint_at = _time.monotonic()
+        self._last_checkpoint = checkpoint
+        if self._exporters:
+            with self._export_lock:
+                self._exports.append((checkpoint, 0, 0.0))
+        return checkpoint
+
+    # -- background thread ------------------------------------------------------------
+
+    def _checkpoint_due_by_time(self) -> bool:
+        return (
+            self._interval is not None
+            and self._durable_seq != self._checkpointed_seq
+            and _time.monotonic() - self._last_checkpoint_at >= self._interval
+        )
+
+    def _run(self) -> None:
+        try:
+            if self.durability == "batched":
+                self._run_batched()
+            else:
+                self._run_strict()
+        except BaseException as error:  # pragma: no cover - defensive: never die silently
+            _log.exception("audit background thread failed")
+            with self._cond:
+                self._failed = error
+                self._cond.notify_all()
+
+    def _tick(self) -> float:
+        if self._interval is None:
+            return 0.5
+        return max(0.01, min(0.5, self._interval / 4))
+
+    def _run_strict(self) -> None:
+        while True:
+            with self._cond:
+                if self._closing:
+                    return
+                self._cond.wait(self._tick())
+                if self._closing:
+                    return
+                if self._checkpoint_due_by_time():
+                    try:
+                        self._checkpoint_durable()
+                    except AuditError as error:
+                        _log.error("audit checkpoint failed: %s", error)
+            self._drain_exports()
+
+    def _run_batched(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closing and not self._flush_wanted:
+                    if self._checkpoint_due_by_time() or self._export_due():
+                        break
+                    self._cond.wait(self._tick())
+                while (
+                    self._pending
+                    and len(self._pending) < self._max_records
+                    and not self._closing
+                    and not self._flush_wanted
+                ):
+                    left = self._max_delay - (_time.monotonic() - self._first_pending_at)
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                batch, self._pending = self._pending, []
+                self._flush_wanted = False
+                closing = self._closing
+                request = self._checkpoint_request
+                self._checkpoint_request = None
+            if batch:
+                try:
+                    self.backend.append(batch)
+                except BaseException as error:
+                    _log.error("audit batch write failed: %s", error)
+                    with self._cond:
+                        self._failed = error
+                        self._cond.notify_all()
+                    if request is not None:
+                        request.set()
+                    return
+                for record in batch:
+                    self._frontier.append(record.hash)
+                with self._cond:
+                    self._durable_seq = batch[-1].seq
+                    self._durable_head = batch[-1].hash
+                    self._since_checkpoint += len(batch)
+                    self._cond.notify_all()
+            try:
+                if (
+                    request is not None
+                    or self._since_checkpoint >= self._every
+                    or self._checkpoint_due_by_time()
+                ):
+                    self._checkpoint_durable()
+            except AuditError as error:
+                _log.error("audit checkpoint failed: %s", error)
+            finally:
+                if request is not None:
+                    request.set()
+            self._drain_exports()
+            if closing:
+                with self._cond:
+                    if not self._pending:
+                        return
+
+    def _export_due(self) -> bool:
+        with self._export_lock:
+            return bool(self._exports) and self._exports[0][2] <= _time.monotonic()
+
+    def _drain_exports(self, final: bool = False) -> None:
+        while True:
+            with self._export_lock:
+                if not self._exports:
+                    return
+                if not final and self._exports[0][2] > _time.monotonic():
+                    return
+                checkpoint, attempts, _ = self._exports.popleft()
+            failed = False
+            for exporter in self._exporters:
+                try:
+                    exporter.export(checkpoint)
+                except Exception as error:
+                    failed = True
+                    _log.warning(
+                        "checkpoint export to %r failed (attempt %d): %s",
+                        exporter,
+                        attempts + 1,
+                        error,
+                    )
+            if failed and not final and attempts < 8:
+                # Back off exponentially; the checkpoint also stays in the log's own
+                # table, so an export given up on can be re-sent with the CLI.
+                not_before = _time.monotonic() + min(30.0, 0.25 * 2**attempts)
+                with self._export_lock:
+                    self._exports.appendleft((checkpoint, attempts + 1, not_before))
+                return
+
+    # -- closing ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush, write a final signed checkpoint, export it, release the backend."""
+        if self._closed:
+            return
+        error: BaseException | None = None
+        try:
+            self.flush()
+        except AuditError as flush_error:
+            error = flush_error
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        self._thread.join()
+        try:
+            if self._failed is None and (self._checkpointed_seq != self._durable_seq):
+                self._checkpoint_durable()
+        except AuditError as checkpoint_error:
+            error = error or checkpoint_error
+        finally:
+            self._drain_exports(final=True)
+            self._closed = True
+            if self._owns_backend:
+                self.backend.close()
+        if error is not None:
+            raise AuditError(f"audit log closed with an error: {error}")
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+__all__ = ["GENESIS", "AuditLog", "CheckpointExporter", "Durability", "Receipt"]

@@ -1,0 +1,1 @@
+"""The one place that runs the whole pipeline for every way in (SDK, HTTP, gateway, CLI)."""

@@ -1,0 +1,8 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "identity"))
+
+from identity_support import backend, clock, registry, server, settings, store
+
+__all__ = ["backend", "clock", "registry", "server", "settings", "store"]
