@@ -94,9 +94,14 @@ class AuditLog:
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._seq, self._head = backend.head()
-        self._check_tail()
-        self._frontier = self._rebuild_frontier()
+        backend.acquire_writer()
+        try:
+            self._seq, self._head = backend.head()
+            self._check_tail()
+            self._frontier = self._rebuild_frontier()
+        except BaseException:
+            backend.release_writer()
+            raise
         self._durable_seq = self._seq
         self._durable_head = self._head
         self._checkpointed_seq = -1
@@ -500,6 +505,7 @@ class AuditLog:
         finally:
             self._drain_exports(final=True)
             self._closed = True
+            self.backend.release_writer()
             if self._owns_backend:
                 self.backend.close()
         if error is not None:

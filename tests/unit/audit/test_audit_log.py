@@ -209,3 +209,16 @@ def test_record_call_matches_record_decision(
     backend.close()
     assert first == second
     assert (one.seq, two.seq) == (1, 2)
+
+
+def test_one_writer_per_log(
+    make_log: Callable[..., AuditLog], tmp_path: Path, signer: Signer
+) -> None:
+    first = make_log()
+    with pytest.raises(AuditError, match="already open for writing"):
+        AuditLog(SQLiteBackend(tmp_path / "audit.db"), signer)
+    first.append(decision(1))
+    first.close()
+    second = AuditLog(SQLiteBackend(tmp_path / "audit.db"), signer, checkpoint_interval=None)
+    assert second.append(decision(2)).seq == 2
+    second.close()
