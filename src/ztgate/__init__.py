@@ -11,10 +11,9 @@ The in-process entry point is :class:`Gate`::
 
 from __future__ import annotations
 
+from ztgate._version import __version__
 from ztgate.core.models import Context, Decision, Effect, Grant, Reason, ReasonCode
 from ztgate.service.gate import Gate
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "Context",

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from audit_integration_helpers import Receiver
 
+from tests.integration.audit.helpers import Receiver
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer
 from ztgate.audit.log import AuditLog

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from audit_integration_helpers import decision
 
+from tests.integration.audit.helpers import decision
 from ztgate.audit.backends import QueryFilter, open_backend
 from ztgate.audit.backends.postgres import PostgresBackend
 from ztgate.audit.checkpoint import Signer

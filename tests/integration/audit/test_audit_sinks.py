@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from audit_integration_helpers import Receiver, decision
 
+from tests.integration.audit.helpers import Receiver, decision
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer
 from ztgate.audit.exporters import WebhookCheckpointExporter

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import decision, lifecycle, ticking_clock
 
+from tests.unit.audit.helpers import decision, lifecycle, ticking_clock
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer
 from ztgate.audit.log import AuditLog

@@ -38,7 +38,7 @@ def data_dir(tmp_path: Path) -> Path:
         checkpoint_interval=None,
         exporters=[FileCheckpointExporter(tmp_path / "checkpoints.jsonl")],
     )
-    from audit_helpers import decision
+    from tests.unit.audit.helpers import decision
 
     for i in range(10):
         log.append(

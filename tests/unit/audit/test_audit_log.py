@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from audit_helpers import decision, lifecycle
 
+from tests.unit.audit.helpers import decision, lifecycle
 from ztgate.audit.backends.sqlite import SQLiteBackend
 from ztgate.audit.checkpoint import Signer, read_checkpoints_file
 from ztgate.audit.exporters import FileCheckpointExporter
@@ -167,7 +167,7 @@ def test_bad_options_are_usage_errors(make_log: Callable[..., AuditLog]) -> None
 def test_record_decision_from_core_models(
     make_log: Callable[..., AuditLog], tmp_path: Path
 ) -> None:
-    from audit_helpers import T0
+    from tests.unit.audit.helpers import T0
 
     log = make_log()
     request = Request(agent="a", tool="t", args={"password": "pw-123456"}, now=T0)
@@ -194,8 +194,7 @@ def test_unknown_store_urls_and_schema_names_are_refused() -> None:
 def test_record_call_matches_record_decision(
     make_log: Callable[..., AuditLog], tmp_path: Path
 ) -> None:
-    from audit_helpers import T0
-
+    from tests.unit.audit.helpers import T0
     from ztgate.core.models import Context
 
     decision_ = Decision(Effect.DENY, (Reason(ReasonCode.FORBIDDEN, "no", "r"),), ("r",), "pv")

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import T0, decision
 from jsonschema import Draft202012Validator
 from py_ocsf_models.events.findings.detection_finding import DetectionFinding
 
+from tests.unit.audit.helpers import T0, decision
 from ztgate.audit.chain import build_record
 from ztgate.audit.events import LifecycleEvent, LifecycleKind
 from ztgate.audit.ocsf import to_ocsf

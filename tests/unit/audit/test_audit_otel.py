@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from audit_helpers import decision, lifecycle
+
+from tests.unit.audit.helpers import decision, lifecycle
 
 pytest.importorskip("opentelemetry.sdk")
 

@@ -247,7 +247,7 @@ def test_log_refuses_to_extend_a_truncated_log(filled_db: Path, signer: Signer) 
 
 
 def test_reopened_log_continues_the_chain(filled_db: Path, signer: Signer) -> None:
-    from audit_helpers import decision, ticking_clock
+    from tests.unit.audit.helpers import decision, ticking_clock
 
     log = AuditLog(
         SQLiteBackend(filled_db), signer, clock=ticking_clock(), checkpoint_interval=None

@@ -1,4 +1,4 @@
-"""Shared builders for audit integration tests (imported by name, not via ``conftest``)."""
+"""Helpers shared by the audit tests (importable, unlike conftest)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Shared builders for audit unit tests (a uniquely named module: every test directory
-has its own ``conftest``, so tests import helpers from here, never from ``conftest``)."""
+"""Helpers shared by the audit tests (importable, unlike conftest)."""
 
 from __future__ import annotations
 
