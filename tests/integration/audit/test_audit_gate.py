@@ -55,3 +55,44 @@ def test_gate_decisions_are_audited_end_to_end(tmp_path: Path) -> None:
         assert [e["disposition"] for e in ocsf] == ["Allowed", "Blocked", "Blocked", "Blocked"]
     finally:
         backend.close()
+
+
+def test_guard_findings_flow_into_the_log_and_ocsf(tmp_path: Path) -> None:
+    """Real ztgate.guard findings and its secret scanner as the injected detector."""
+    import pytest
+
+    guard_secrets = pytest.importorskip("ztgate.guard.secrets")
+    from jsonschema import Draft202012Validator
+    from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+
+    from ztgate.audit.redact import RedactionPolicy
+
+    token = "ghp_" + "Zq3" * 12
+    text = f"deploy with token {token}"
+    findings = [f.to_dict() for f in guard_secrets.scan_secrets(text)]
+    assert findings, "guard should find the token"
+    policy = RedactionPolicy(secret_detector=lambda value: bool(guard_secrets.scan_secrets(value)))
+    gate = Gate.from_file(POLICY)
+    log = open_log(tmp_path, redaction=policy, checkpoint_interval=None)
+    decision = gate.authorize(agent="sup-1", tool="shell.exec", args={"cmd": text})
+    log.record_call(agent="sup-1", tool="shell.exec", args={"cmd": text}, decision=decision,
+                    request_id="rq-1", findings=findings)  # fmt: skip
+    log.close()
+    backend = open_backend(store_url(tmp_path))
+    try:
+        (record,) = list(backend.records())
+    finally:
+        backend.close()
+    assert token not in record.record
+    api, *detections = to_ocsf(json.loads(record.record), record.hash)
+    assert api["class_uid"] == 6003
+    schema = json.loads(
+        (POLICY.parents[2] / "tests/vectors/audit/ocsf/detection_finding.schema.json").read_text()
+    )
+    validator = Draft202012Validator(schema)
+    assert len(detections) == len(findings)
+    for detection in detections:
+        assert not list(validator.iter_errors(detection))
+        DetectionFinding.model_validate(detection)
+        assert detection["finding_info"]["types"] == ["secret"]
+        assert token not in json.dumps(detection)
