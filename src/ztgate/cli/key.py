@@ -31,7 +31,7 @@ def rotate(
     """Create a new token-signing key; the old one verifies until it is retired."""
     with open_cli_store(store, data_dir) as handle:
         key = SigningKeys(handle, alg=alg).rotate(
-            datetime.now(UTC), retire_after=timedelta(seconds=retire_after)
+            datetime.now(UTC), retire_after=timedelta(seconds=retire_after), actor="cli"
         )
     data = {"kid": key.kid, "alg": key.alg, "created_at": key.created_at.isoformat()}
     if as_json:

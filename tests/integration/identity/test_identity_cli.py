@@ -112,11 +112,11 @@ def test_agent_lifecycle_commands(cli, tmp_path: Path) -> None:  # type: ignore[
     code, out, _ = cli("agent", "show", "triage-bot", "--json")
     shown = json.loads(out)
     assert [e["kind"] for e in shown["events"]] == [
-        "agent.created",
-        "agent.key_added",
-        "agent.suspended",
-        "agent.active",
-        "agent.attested",
+        "agent_created",
+        "agent_updated",
+        "agent_suspended",
+        "agent_resumed",
+        "agent_updated",
     ]
     assert shown["events"][2]["reason"] == "incident 7"
     code, out, _ = cli("agent", "list", "--status", "active", "--json")
