@@ -61,9 +61,9 @@ C_GRID = (16.0,)
 MAX_VALIDATION_FPR = 0.02
 MAX_THRESHOLD = 0.99  # below RULE_SCORE, so a rule hit always flags
 BENIGN_CONTEXT_WEIGHT = 8.0
-BENIGN_CROPS = 12
-STDLIB_FILES = 800
-STDLIB_MAX_CROPS = 20
+BENIGN_CROPS = 6
+STDLIB_FILES = 500
+STDLIB_CROPS = 3
 STDLIB_WEIGHT = 2.0
 ASB_VALIDATION_AGENT = "legal_consultant_agent"
 REPO = Path(__file__).resolve().parents[1]
@@ -157,7 +157,7 @@ def stdlib_rows(rng: random.Random) -> Rows:
             folded = prepare(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-        for _ in range(min(STDLIB_MAX_CROPS, 1 + len(folded) // 3000)):
+        for _ in range(STDLIB_CROPS):
             start = rng.randrange(0, max(1, len(folded) - WINDOW))
             crop = folded[start : start + WINDOW]
             rows = window_rows(extract(crop, BITS))
@@ -445,6 +445,29 @@ def write_report(
         "Training used only `train` splits; C and the threshold were chosen on `validation`",
         "splits and on a held-out fifth of the BIPIA/ASB train files; the test splits below",
         "were scored once, after every choice was made.",
+        "",
+        "## Summary",
+        "",
+        "- Direct injection and jailbreaks (S-Labs, neuralchemy test splits): see the first",
+        "  two rows below. Neuralchemy labels harmful requests (HarmBench goals, GCG suffixes)",
+        "  as malicious and role-play personas as benign, which a bag-of-n-grams model",
+        "  separates less well than instruction overrides; its FPR is the highest of the",
+        "  direct sets.",
+        "- Indirect injection (attacks planted in benign e-mails and code answers): recall is",
+        '  lowest for BIPIA e-mail attacks, whose test categories ("Recommend a good book",',
+        '  "Translate your response into Spanish") are ordinary requests that only become',
+        "  attacks by where they appear, and the benign long contexts are where most false",
+        "  positives come from (the most suspicious 320-character window decides).",
+        "- The cross-dataset section shows why the indirect training cases matter: without",
+        "  them, 80-96% of benign e-mails and code answers are flagged.",
+        "- Targets not met are reported as measured; nothing was tuned on the test splits.",
+        "",
+        "Reproduce with `pip install -e '.[train]'` then",
+        "`python scripts/train_injection_model.py --data ../shared/data/injection`",
+        f"(seed {SEED}; the benign supplement is the Python {sys.version_info.major}."
+        f"{sys.version_info.minor} standard library of the training interpreter: 500 sampled",
+        "source files and the sample e-mails of its test suite, used for training only).",
+        "Check any set with `ztgate guard eval PATH`.",
         "",
         "## Shipped model",
         "",
