@@ -68,6 +68,7 @@ PROFILE_CHECKS: dict[Profile, frozenset[Check]] = {
 }
 
 _HIDDEN_SEVERITY = {
+    "lone_surrogate": Severity.MEDIUM,
     "tag": Severity.HIGH,
     "bidi": Severity.MEDIUM,
     "control": Severity.MEDIUM,
@@ -149,6 +150,8 @@ def _hidden(view: TextView, path: str) -> list[Finding]:
     by_kind: dict[str, list[int]] = {}
     for item in view.invisible:
         by_kind.setdefault(item.kind, []).append(item.index)
+    if view.surrogates:
+        by_kind["lone_surrogate"] = list(view.surrogates)
     findings = []
     for kind, indices in by_kind.items():
         findings.append(
