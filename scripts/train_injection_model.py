@@ -351,16 +351,45 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _wilson(successes: int, n: int) -> str:
+    """95% Wilson score interval, so small sets (50 benign contexts) read honestly."""
+    if n == 0:
+        return ""
+    z = 1.959964
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return f" ({100 * max(0.0, centre - half):.1f}-{100 * min(1.0, centre + half):.1f})"
+
+
 def _table(results: dict[str, Metrics]) -> list[str]:
     lines = [
-        "| test set | n (inj / benign) | precision | recall | FPR | TP | FP | FN |",
+        "| test set | n (inj / benign) | precision | recall (95% CI) | FPR (95% CI) "
+        "| TP | FP | FN |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, m in results.items():
+        recall = _pct(m.recall) + _wilson(m.tp, m.tp + m.fn)
+        fpr = _pct(m.fpr) + _wilson(m.fp, m.fp + m.tn)
         lines.append(
-            f"| {name} | {m.tp + m.fn} / {m.fp + m.tn} | {_pct(m.precision)} | {_pct(m.recall)} "
-            f"| {_pct(m.fpr)} | {m.tp} | {m.fp} | {m.fn} |"
+            f"| {name} | {m.tp + m.fn} / {m.fp + m.tn} | {_pct(m.precision)} | {recall} "
+            f"| {fpr} | {m.tp} | {m.fp} | {m.fn} |"
         )
+    return lines
+
+
+def _by_position(
+    sets: dict[str, list[Example]], scorer: Callable[[str], float], threshold: float
+) -> list[str]:
+    """Recall of the planted attacks by where they were planted."""
+    lines = ["| test set | start | middle | end |", "|---|---|---|---|"]
+    for name, examples in sets.items():
+        cells = []
+        for position in POSITIONS:
+            planted = [e for e in examples if e.label == 1 and e.group == position]
+            hits = sum(scorer(e.text) >= threshold for e in planted)
+            cells.append(f"{_pct(hits / len(planted)) if planted else 'n/a'}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return lines
 
 
@@ -400,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     size = args.model.stat().st_size
     log(f"saved {args.model} ({size} bytes)")
     full = evaluate_sets(test_sets, lambda t: injection_score(t, model), model.threshold)
+    positions = _by_position(
+        {f"indirect/{k}": v for k, v in corpus.test_indirect.items()},
+        lambda t: injection_score(t, model),
+        model.threshold,
+    )
     model_only_threshold = model.threshold
     model_only = evaluate_sets(
         test_sets, lambda t: model.score(prepare(t)).probability, model_only_threshold
@@ -423,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             cross[label]["_threshold"] = Metrics(0, 0, 0, 0)
             cross[label]["_threshold_value"] = other.threshold  # type: ignore[assignment]
-    write_report(args.report, model, info, size, full, model_only, cross)
+    write_report(args.report, model, info, size, full, model_only, cross, positions)
     log(f"wrote {args.report}")
     return 0
 
@@ -436,6 +470,7 @@ def write_report(
     full: dict[str, Metrics],
     model_only: dict[str, Metrics],
     cross: dict[str, dict[str, Metrics]],
+    positions: list[str],
 ) -> None:
     targets = all((m.recall or 0) >= 0.95 and (m.fpr or 0) <= 0.02 for m in full.values())
     lines = [
@@ -482,6 +517,10 @@ def write_report(
         "### Full detector (rules + model + decoders), as `ztgate guard scan` runs it",
         "",
         *_table(full),
+        "",
+        "### Indirect recall by where the attack was planted (full detector)",
+        "",
+        *positions,
         "",
         "### Model alone (no rules, no decoders), same threshold",
         "",
