@@ -234,7 +234,7 @@ policy_versions = Table(
     "policy_versions",
     metadata,
     Column("number", Integer, primary_key=True, autoincrement=False),
-    Column("digest", String(64), nullable=False),
+    Column("digest", String(200), nullable=False),
     Column("text", Text, nullable=False),
     Column("uploaded_by", String(200), nullable=False),
     Column("uploaded_at", UTCDateTime, nullable=False),

@@ -13,8 +13,8 @@ def insert_ignore(conn: Connection, table: Table, **values: Any) -> bool:
 
     One statement, so it is atomic against concurrent writers on both backends.
     """
-    if conn.dialect.name == "postgresql":
-        statement: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    return bool(conn.execute(statement).rowcount == 1)
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    # RETURNING rather than rowcount: psycopg reports no rowcount for this statement.
+    statement: Any = dialect.insert(table).values(**values).on_conflict_do_nothing().returning(key)
+    return conn.execute(statement).first() is not None
