@@ -46,7 +46,8 @@ def test_allow_is_true_and_deny_is_200_false_with_only_a_code(client: TestClient
     assert payload["context"]["reason"] == "constraint_failed"
     # Vague to callers: no rule id, no message, no policy detail.
     assert set(payload["context"]) == {"reason", "request_id"}
-    assert "9000" not in denied.text and "pay-approved-vendors" not in denied.text
+    assert "9000" not in denied.text
+    assert "pay-approved-vendors" not in denied.text
 
 
 def test_request_id_is_echoed_and_reaches_the_audit_log(
@@ -81,7 +82,8 @@ def _filter(**kw: Any) -> Any:
 
 def test_unknown_agent_wrong_shapes_and_bad_bodies_deny_or_400(client: TestClient) -> None:
     ghost = client.post("/access/v1/evaluation", json=body("ghost", "ledger.read")).json()
-    assert ghost["decision"] is False and ghost["context"]["reason"] == "unknown_agent"
+    assert ghost["decision"] is False
+    assert ghost["context"]["reason"] == "unknown_agent"
     wrong = body("fin-1", "ledger.read")
     wrong["subject"]["type"] = "user"
     assert client.post("/access/v1/evaluation", json=wrong).json()["decision"] is False
@@ -181,7 +183,8 @@ def test_approval_required_names_the_approval(client: TestClient, control: Contr
     assert decided.json()["status"] == "approved"
     assert client.post("/access/v1/evaluation", json=request).json() == {"decision": True}
     again = client.post("/access/v1/evaluation", json=request).json()
-    assert again["decision"] is False and again["context"]["approval_id"] != approval_id
+    assert again["decision"] is False
+    assert again["context"]["approval_id"] != approval_id
 
 
 def test_health_ready_and_metrics(client: TestClient) -> None:
