@@ -46,6 +46,9 @@ def _register() -> None:
     app.add_typer(blueprint.app, name="blueprint")
     app.add_typer(key.app, name="key")
     app.add_typer(token.app, name="token")
+    from ztgate.cli import serve
+
+    app.add_typer(serve.app, name="serve")
 
 
 _register()
