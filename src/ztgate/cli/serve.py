@@ -15,6 +15,10 @@ from ztgate.service.gate import read_policy_file
 from ztgate.service.notify import WebhookNotifier
 from ztgate.store import AdminRole
 
+POLICY_OPTION = typer.Option(
+    None, "--policy", help="Upload and activate this policy file if it is new."
+)
+
 app = typer.Typer(help="Run the HTTP control plane.", invoke_without_command=True)
 
 
@@ -56,9 +60,7 @@ def serve(
     store: str | None = typer.Option(
         None, "--store", envvar="ZTGATE_STORE", help="PostgreSQL URL instead of SQLite."
     ),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Upload and activate this policy file if it is new."
-    ),
+    policy: Path | None = POLICY_OPTION,
     issuer: str | None = typer.Option(
         None, "--issuer", help="Public base URL (token issuer, discovery); default from host."
     ),
@@ -95,7 +97,9 @@ def serve(
             parsed = AdminRole(role)
         except ValueError:
             control.close()
-            raise UsageError(f"unknown role `{role}`: use admin, approver, auditor or viewer")
+            raise UsageError(
+                f"unknown role `{role}`: use admin, approver, auditor or viewer"
+            ) from None
         key = control.create_admin_key(name, parsed)
         control.close()
         typer.echo(key)
