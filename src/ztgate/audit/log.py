@@ -37,7 +37,7 @@ from ztgate.audit.events import (
 )
 from ztgate.audit.merkle import Frontier
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
-from ztgate.core.models import Decision, Request
+from ztgate.core.models import Context, Decision, Request
 from ztgate.errors import AuditError, IntegrityError, UsageError
 
 Durability = Literal["strict", "batched"]
@@ -215,6 +215,39 @@ class AuditLog:
             )
         )
 
+    def record_call(
+        self,
+        *,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any] | None,
+        decision: Decision,
+        request_id: str,
+        now: datetime | None = None,
+        server: str | None = None,
+        context: Context | None = None,
+        session_id: str | None = None,
+        latency_us: int = 0,
+        findings: Sequence[Mapping[str, Any]] = (),
+    ) -> Receipt:
+        """:meth:`record_decision` for callers holding the call's parts, not a Request."""
+        return self.append(
+            DecisionEvent.from_call(
+                agent=agent,
+                tool=tool,
+                args=args,
+                decision=decision,
+                time=now if now is not None else self._clock(),
+                request_id=request_id,
+                server=server,
+                context=context,
+                session_id=session_id,
+                latency_us=latency_us,
+                findings=findings,
+                redaction=self.redaction,
+            )
+        )
+
     def record_lifecycle(
         self,
         kind: LifecycleKind | str,
@@ -269,21 +302,27 @@ class AuditLog:
 
     def checkpoint(self) -> Checkpoint:
         """Write a signed checkpoint over everything appended so far, now."""
+        with self._lock:
+            self._check_usable()
         self.flush()
         if self.durability == "strict":
             with self._lock:
                 return self._checkpoint_durable()
         with self._cond:
-            self._checkpoint_request = threading.Event()
+            if self._checkpoint_request is None:  # concurrent callers share one request
+                self._checkpoint_request = threading.Event()
             request = self._checkpoint_request
             self._flush_wanted = True
             self._cond.notify_all()
         request.wait()
         if self._failed is not None:
             raise AuditError(f"audit log write failed: {self._failed}")
+        if self._checkpoint_error is not None:
+            raise AuditError(f"checkpoint failed: {self._checkpoint_error}")
         return self._last_checkpoint
 
     _checkpoint_request: threading.Event | None = None
+    _checkpoint_error: AuditError | None = None
     _last_checkpoint: Checkpoint
 
     def _checkpoint_durable(self) -> Checkpoint:
@@ -393,8 +432,10 @@ class AuditLog:
                     or self._checkpoint_due_by_time()
                 ):
                     self._checkpoint_durable()
+                    self._checkpoint_error = None
             except AuditError as error:
                 _log.error("audit checkpoint failed: %s", error)
+                self._checkpoint_error = error
             finally:
                 if request is not None:
                     request.set()

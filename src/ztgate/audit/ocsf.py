@@ -17,13 +17,24 @@ record's chain hash) travel under ``unmapped.ztgate`` so nothing is lost in tran
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ztgate._version import __version__
 from ztgate.audit.events import EVENT_DECISION, LifecycleKind, parse_time
 
 OCSF_VERSION = "1.8.0"
-PRODUCT = {"name": "ztgate", "vendor_name": "ztgate", "version": __version__}
+
+
+def _product_version() -> str:
+    # Read from the installed distribution: importing ``ztgate`` itself would pull the
+    # service layer into a capability module.
+    try:
+        return version("ztgate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+PRODUCT = {"name": "ztgate", "vendor_name": "ztgate", "version": _product_version()}
 
 API_ACTIVITY = 6003
 DETECTION_FINDING = 2004

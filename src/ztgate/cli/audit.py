@@ -22,12 +22,16 @@ from ztgate.audit.config import (
     KEY_FILE,
     PUBLIC_KEY_FILE,
     open_log,
+    public_keys_for,
+    rotate_signing_key,
     signer_for,
     store_url,
 )
 from ztgate.audit.events import parse_time
 from ztgate.audit.ocsf import to_ocsf
 from ztgate.audit.proof import prove, verify_proof
+from ztgate.audit.shipper import Shipper
+from ztgate.audit.sinks import sink_from_url
 from ztgate.audit.verify import Report, export_line, verify_backend, verify_export
 from ztgate.cli._output import console, err_console, print_json
 from ztgate.errors import AuditError, IntegrityError, UsageError
@@ -117,6 +121,9 @@ def _write(lines: Iterable[str], out: IO[str]) -> int:
 def _public_keys(data_dir: Path, files: list[Path] | None) -> list:  # type: ignore[type-arg]
     if files:
         return [load_public_key(_read(path)) for path in files]
+    ring = public_keys_for(data_dir)
+    if ring:
+        return ring
     public = data_dir / PUBLIC_KEY_FILE
     if public.exists():
         return [load_public_key(public.read_bytes())]
@@ -336,3 +343,63 @@ def verify_proof_cmd(
         raise IntegrityError(f"proof `{proof}` is not JSON: {error}") from error
     seq = verify_proof(unverified, _public_keys(data_dir, public_key))
     console.print(f"ok: record {seq} is in the signed log", markup=False)
+
+
+@app.command()
+def ship(
+    sink: Annotated[
+        str,
+        typer.Argument(
+            help="file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or http(s)://URL."
+        ),
+    ],
+    data_dir: Path = DataDir,
+    store: str | None = Store,
+    fmt: str = Format,
+    shape: Annotated[
+        str, typer.Option("--shape", help="Webhook body: generic or splunk_hec.")
+    ] = "generic",
+    token_env: Annotated[
+        str | None,
+        typer.Option("--token-env", help="Environment variable holding the webhook token."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Ship what is there and exit (else follow).")
+    ] = False,
+) -> None:
+    """Deliver records to a SIEM sink from a persisted cursor (at least once, in order)."""
+    import os
+
+    if fmt not in ("jsonl", "ocsf"):
+        raise UsageError(f"unknown format `{fmt}`: use `jsonl` or `ocsf`")
+    if shape not in ("generic", "splunk_hec"):
+        raise UsageError(f"unknown webhook shape `{shape}`: use `generic` or `splunk_hec`")
+    token = os.environ.get(token_env) if token_env else None
+    if token_env and token is None:
+        raise UsageError(f"environment variable `{token_env}` is not set")
+    target = sink_from_url(sink, fmt=fmt, shape=shape, token=token)  # type: ignore[arg-type]
+    backend = _open_read(data_dir, store)
+    shipper = Shipper(backend, target)
+    try:
+        if once:
+            shipped = shipper.drain()
+            err_console.print(
+                f"shipped {shipped} records; cursor at {shipper.cursor}", markup=False
+            )
+            return
+        shipper.start()
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shipper.stop()
+        target.close()
+        backend.close()
+
+
+@app.command("rotate-key")
+def rotate_key(data_dir: Path = DataDir, store: str | None = Store) -> None:
+    """Replace the checkpoint-signing key; the old key signs off on the new one."""
+    old, new = rotate_signing_key(data_dir, store=store)
+    console.print(f"rotated checkpoint key {old} -> {new}", markup=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -186,3 +187,24 @@ def test_unknown_store_urls_and_schema_names_are_refused() -> None:
         open_backend("mysql://x")
     with pytest.raises(UsageError, match="invalid audit schema name"):
         open_backend("postgresql://postgres@127.0.0.1/test?schema=x;drop")
+
+
+def test_record_call_matches_record_decision(
+    make_log: Callable[..., AuditLog], tmp_path: Path
+) -> None:
+    from tests.unit.audit.helpers import T0
+    from ztgate.core.models import Context
+
+    decision_ = Decision(Effect.DENY, (Reason(ReasonCode.FORBIDDEN, "no", "r"),), ("r",), "pv")
+    ctx = Context(acting_for="bob", delegation=("user:bob", "a"))
+    request = Request(agent="a", tool="t", args={"x": 1}, now=T0, server="s", context=ctx)
+    log = make_log()
+    one = log.record_decision(request, decision_, request_id="rq", latency_us=3)
+    two = log.record_call(agent="a", tool="t", args={"x": 1}, decision=decision_, now=T0,
+                          request_id="rq", server="s", context=ctx, latency_us=3)  # fmt: skip
+    log.close()
+    backend = SQLiteBackend(tmp_path / "audit.db")
+    first, second = (json.loads(r.record)["event"] for r in backend.records())
+    backend.close()
+    assert first == second
+    assert (one.seq, two.seq) == (1, 2)
