@@ -12,7 +12,9 @@ from ztgate.errors import UsageError
 from ztgate.identity import TokenSettings
 from ztgate.service.control import ControlPlane
 from ztgate.service.gate import read_policy_file
+from ztgate.service.guard_scanner import GuardScanner
 from ztgate.service.notify import WebhookNotifier
+from ztgate.service.scan import NO_SCANNER
 from ztgate.store import AdminRole
 
 POLICY_OPTION = typer.Option(
@@ -31,11 +33,13 @@ def build(
     require_token: bool,
     approval_timeout: int,
     webhook: str | None,
+    guard: bool = True,
 ) -> ControlPlane:
     notifiers = (WebhookNotifier(webhook),) if webhook else ()
     control = ControlPlane.open(
         data_dir,
         store_url=store,
+        scanner=GuardScanner() if guard else NO_SCANNER,
         settings=TokenSettings(issuer=issuer),
         require_token=require_token,
         approval_timeout=timedelta(seconds=approval_timeout),
@@ -79,6 +83,9 @@ def serve(
         help="Create an admin key `NAME:ROLE` (admin, approver, auditor, viewer), print it, exit.",
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes (uvicorn)."),
+    guard: bool = typer.Option(
+        True, "--guard/--no-guard", help="Scan arguments and outputs with the guard scanners."
+    ),
 ) -> None:
     """Serve AuthZEN decisions, the OAuth endpoints and the admin API."""
     base = issuer or f"http://{host}:{port}"
@@ -90,6 +97,7 @@ def serve(
         require_token=require_token,
         approval_timeout=approval_timeout,
         webhook=webhook,
+        guard=guard,
     )
     if create_admin_key is not None:
         name, _, role = create_admin_key.partition(":")
