@@ -78,9 +78,7 @@ def _control_plane(directory: Path, *, scan: bool, audit: bool) -> Any:
     control.activate_policy(version.number, actor="bench")
     control.registry.create_blueprint("assistant")
     control.registry.create_blueprint("finance-bot", parent="assistant")
-    control.registry.create_agent(
-        "fin-1", owners=["o"], sponsors=["s"], blueprint="finance-bot"
-    )
+    control.registry.create_agent("fin-1", owners=["o"], sponsors=["s"], blueprint="finance-bot")
     return control
 
 
@@ -233,12 +231,14 @@ def run(quick: bool) -> dict[str, Any]:
         "authzen_loopback": bench_authzen(
             1_000 if quick else 5_000, concurrency=8, duration=2.0 if quick else 10.0
         ),
-        "targets": {"pipeline_full_p50_us": TARGET_PIPELINE_US, "authzen_p50_us": TARGET_AUTHZEN_US},
+        "targets": {
+            "pipeline_full_p50_us": TARGET_PIPELINE_US,
+            "authzen_p50_us": TARGET_AUTHZEN_US,
+        },
     }
     out["meets_targets"] = {
         "pipeline_full": full["p50_us"] <= TARGET_PIPELINE_US,
-        "authzen_loopback": out["authzen_loopback"]["single_client"]["p50_us"]
-        <= TARGET_AUTHZEN_US,
+        "authzen_loopback": out["authzen_loopback"]["single_client"]["p50_us"] <= TARGET_AUTHZEN_US,
     }
     return out
 

@@ -34,10 +34,17 @@ def build(
     approval_timeout: int,
     webhook: str | None,
     guard: bool = True,
+    redis_url: str | None = None,
 ) -> ControlPlane:
     notifiers = (WebhookNotifier(webhook),) if webhook else ()
+    feed = None
+    if redis_url:
+        from ztgate.service.changes import RedisChangeFeed
+
+        feed = RedisChangeFeed(redis_url)
     control = ControlPlane.open(
         data_dir,
+        change_feed=feed,
         store_url=store,
         scanner=GuardScanner() if guard else NO_SCANNER,
         settings=TokenSettings(issuer=issuer),
@@ -83,6 +90,12 @@ def serve(
         help="Create an admin key `NAME:ROLE` (admin, approver, auditor, viewer), print it, exit.",
     ),
     workers: int = typer.Option(1, "--workers", help="Worker processes (uvicorn)."),
+    redis_url: str | None = typer.Option(
+        None,
+        "--redis",
+        envvar="ZTGATE_REDIS_URL",
+        help="Redis URL: push cache invalidation to every replica at once.",
+    ),
     guard: bool = typer.Option(
         True, "--guard/--no-guard", help="Scan arguments and outputs with the guard scanners."
     ),
@@ -98,6 +111,7 @@ def serve(
         approval_timeout=approval_timeout,
         webhook=webhook,
         guard=guard,
+        redis_url=redis_url,
     )
     if create_admin_key is not None:
         name, _, role = create_admin_key.partition(":")

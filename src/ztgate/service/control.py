@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ztgate.audit import AuditLog, LifecycleKind, open_log
 from ztgate.core.policy import CompiledPolicy, load_policy
@@ -36,6 +36,17 @@ from ztgate.store import (
     Store,
     open_store,
 )
+
+
+class ChangeFeed(Protocol):
+    """Cross-replica "something changed" notices (see :mod:`ztgate.service.changes`)."""
+
+    def publish(self, area: str) -> None: ...
+
+    def subscribe(self, on_change: Callable[[str], None]) -> None: ...
+
+    def close(self) -> None: ...
+
 
 ADMIN_KEY_PREFIX = "ztadm_"
 
@@ -62,8 +73,10 @@ class ControlPlane:
         notifiers: tuple[Notifier, ...] = (),
         require_token: bool = False,
         listeners: tuple[Listener, ...] = (),
+        change_feed: ChangeFeed | None = None,
     ) -> None:
         self.store = store
+        self.change_feed = change_feed
         self.audit = audit
         self.clock = clock
         self.registry = Registry(store, clock=clock)
@@ -91,6 +104,15 @@ class ControlPlane:
             listeners=listeners,
         )
 
+        if change_feed is not None:
+            change_feed.subscribe(lambda _area: self.state.invalidate())
+
+    def _changed(self, area: str) -> None:
+        """Drop this replica's cache now and tell the others (they poll anyway)."""
+        self.state.invalidate()
+        if self.change_feed is not None:
+            self.change_feed.publish(area)
+
     @classmethod
     def open(
         cls,
@@ -110,6 +132,8 @@ class ControlPlane:
         return cls(store, audit=log, **kwargs)
 
     def close(self) -> None:
+        if self.change_feed is not None:
+            self.change_feed.close()
         if self.audit is not None:
             self.audit.close()
         self.store.close()
@@ -142,7 +166,7 @@ class ControlPlane:
         self._lifecycle(
             LifecycleKind.POLICY_ACTIVATED, actor, f"policy:{number}", digest=version.digest
         )
-        self.state.invalidate()
+        self._changed("service")
         active = self.store.policies.get(number)
         assert active is not None
         return active
@@ -172,7 +196,7 @@ class ControlPlane:
         self._lifecycle(
             LifecycleKind.KILL_SWITCH, actor, f"{scope.value}:{target}", engaged=True, reason=reason
         )
-        self.state.invalidate()
+        self._changed("service")
         return switch
 
     def release_kill(self, scope: KillScope, target: str, *, actor: str) -> bool:
@@ -182,18 +206,18 @@ class ControlPlane:
             self._lifecycle(
                 LifecycleKind.KILL_SWITCH, actor, f"{scope.value}:{target}", engaged=False
             )
-        self.state.invalidate()
+        self._changed("service")
         return released
 
     def suspend_agent(self, agent_id: str, *, actor: str, reason: str | None = None) -> None:
         self.registry.suspend(agent_id, reason=reason, actor=actor)
         self._lifecycle(LifecycleKind.AGENT_SUSPENDED, actor, agent_id, reason=reason)
-        self.state.invalidate()
+        self._changed("service")
 
     def resume_agent(self, agent_id: str, *, actor: str) -> None:
         self.registry.resume(agent_id, actor=actor)
         self._lifecycle(LifecycleKind.AGENT_RESUMED, actor, agent_id)
-        self.state.invalidate()
+        self._changed("service")
 
     # -- approvals -------------------------------------------------------------------------
 
@@ -242,25 +266,25 @@ class ControlPlane:
             status=record.status.value,
             justification=justification,
         )
-        self.state.invalidate()
+        self._changed("service")
         return record
 
     def approve_grant(self, grant_id: str, *, approver: str) -> GrantRecord:
         record = self.grants.approve(grant_id, approver=approver, now=self.clock())
         self._lifecycle(LifecycleKind.GRANT_APPROVED, approver, grant_id, agent=record.agent)
-        self.state.invalidate()
+        self._changed("service")
         return record
 
     def deny_grant(self, grant_id: str, *, approver: str) -> GrantRecord:
         record = self.grants.deny(grant_id, approver=approver, now=self.clock())
         self._lifecycle(LifecycleKind.GRANT_DENIED, approver, grant_id, agent=record.agent)
-        self.state.invalidate()
+        self._changed("service")
         return record
 
     def release_grant(self, grant_id: str, *, actor: str) -> GrantRecord:
         record = self.grants.release(grant_id, now=self.clock())
         self._lifecycle(LifecycleKind.GRANT_RELEASED, actor, grant_id, agent=record.agent)
-        self.state.invalidate()
+        self._changed("service")
         return record
 
     # -- admin credentials -----------------------------------------------------------------
