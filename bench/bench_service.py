@@ -169,7 +169,7 @@ def bench_authzen(n: int, concurrency: int, duration: float) -> dict[str, Any]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="ztgate-bench-http-") as tmp:
         script = _SERVER.format(root=str(ROOT), data=tmp, port=port)
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        proc = subprocess.Popen(
             [sys.executable, "-c", script],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
