@@ -66,7 +66,7 @@ def guard_tool(
     return StructuredTool(
         name=tool.name,
         description=tool.description,
-        args_schema=tool.args_schema,
+        args_schema=tool.args_schema if tool.args_schema is not None else tool.get_input_schema(),
         func=run,
         coroutine=arun,
         handle_tool_error=True,

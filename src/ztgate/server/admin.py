@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from ztgate.audit.backends import QueryFilter
 from ztgate.core.policy import validate_policy
-from ztgate.errors import PolicyError, UsageError
+from ztgate.errors import PolicyError, StoreError, UsageError
 from ztgate.server.authzen import ErrorBody
 from ztgate.service.control import ControlPlane
 from ztgate.store import (
@@ -56,6 +56,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing or unknown admin key"},
     403: {"model": ErrorBody, "description": "The key's role does not allow this"},
     404: {"model": ErrorBody, "description": "No such object"},
+    409: {"model": ErrorBody, "description": "The object already exists"},
+    503: {"model": ErrorBody, "description": "The store cannot be reached"},
 }
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
@@ -507,6 +509,10 @@ def _usage(action: Callable[[], T]) -> T:
         raise HTTPException(400, "; ".join(str(p) for p in error.problems)) from None
     except UsageError as error:
         raise HTTPException(400, str(error)) from None
+    except StoreError as error:
+        if "already exists" in str(error):
+            raise HTTPException(409, str(error)) from None
+        raise
 
 
 def _found(action: Callable[[], T]) -> T:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ztgate._version import __version__
+from ztgate.errors import StoreError
 from ztgate.server.admin import admin_router
 from ztgate.server.authzen import (
     ErrorBody,
@@ -103,6 +104,10 @@ def create_app(
             for e in error.errors()
         ]
         return JSONResponse({"error": "invalid_request", "detail": problems}, status_code=400)
+
+    @app.exception_handler(StoreError)
+    async def store_down(_: Request, error: StoreError) -> JSONResponse:
+        return JSONResponse({"error": "store_unavailable"}, status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:

@@ -39,7 +39,7 @@ class RedisChangeFeed:
 
     def subscribe(self, on_change: Callable[[str], None]) -> None:
         """Call ``on_change(area)`` from a background thread for every message."""
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         pubsub.subscribe(self.channel)
         self._pubsub = pubsub
 

@@ -26,6 +26,8 @@ from ztgate.service.scan import NO_SCANNER, Scanner
 from ztgate.service.tooling import guard_tool
 
 MAX_GRANT_TTL = timedelta(hours=24)
+__all__ = ["MAX_GRANT_TTL", "Gate", "context_from", "read_policy_file", "utc_now"]
+
 _NO_LABELS: frozenset[str] = frozenset()
 _EMPTY_ARGS: Mapping[str, Any] = MappingProxyType({})
 

@@ -72,6 +72,14 @@ class GrantRepository:
             row = c.execute(select(s.grants).where(s.grants.c.id == grant_id)).first()
         return _grant(row) if row is not None else None
 
+    def active(self, now: datetime, conn: Connection | None = None) -> list[GrantRecord]:
+        """Every active grant that has not expired at ``now``."""
+        query = select(s.grants).where(
+            s.grants.c.status == GrantStatus.ACTIVE.value, s.grants.c.expires_at > now
+        )
+        with self._store.transaction(conn) as c:
+            return [_grant(r) for r in c.execute(query)]
+
     def list(
         self,
         *,
@@ -85,14 +93,6 @@ class GrantRepository:
             query = query.where(s.grants.c.agent == agent)
         if status is not None:
             query = query.where(s.grants.c.status == status.value)
-        with self._store.transaction(conn) as c:
-            return [_grant(r) for r in c.execute(query)]
-
-    def active(self, now: datetime, conn: Connection | None = None) -> list[GrantRecord]:
-        """Every active grant that has not expired at ``now``."""
-        query = select(s.grants).where(
-            s.grants.c.status == GrantStatus.ACTIVE.value, s.grants.c.expires_at > now
-        )
         with self._store.transaction(conn) as c:
             return [_grant(r) for r in c.execute(query)]
 
