@@ -16,9 +16,13 @@ service denies instead of deciding without an audit trail.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import json
 import logging
 import threading
 import time as _time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -94,9 +98,14 @@ class AuditLog:
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._seq, self._head = backend.head()
-        self._check_tail()
-        self._frontier = self._rebuild_frontier()
+        backend.acquire_writer()
+        try:
+            self._seq, self._head = backend.head()
+            self._check_tail()
+            self._frontier = self._rebuild_frontier()
+        except BaseException:
+            backend.release_writer()
+            raise
         self._durable_seq = self._seq
         self._durable_head = self._head
         self._checkpointed_seq = -1
@@ -117,6 +126,9 @@ class AuditLog:
             target=self._run, name=f"ztgate-audit-{durability}", daemon=True
         )
         self._thread.start()
+        # A program that exits without close() still flushes and seals its log.
+        self._atexit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._atexit_hook)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -148,8 +160,6 @@ class AuditLog:
                     f"a checkpoint covers {size} records but the log ends at record "
                     f"{self._seq}: the log was truncated"
                 )
-            import json
-
             frontier = Frontier.from_json(size, json.loads(data))
             start = size
         for _, record_hash in self.backend.hashes(start, self._seq):
@@ -483,6 +493,7 @@ class AuditLog:
         """Flush, write a final signed checkpoint, export it, release the backend."""
         if self._closed:
             return
+        atexit.unregister(self._atexit_hook)
         error: BaseException | None = None
         try:
             self.flush()
@@ -500,6 +511,7 @@ class AuditLog:
         finally:
             self._drain_exports(final=True)
             self._closed = True
+            self.backend.release_writer()
             if self._owns_backend:
                 self.backend.close()
         if error is not None:
@@ -510,6 +522,15 @@ class AuditLog:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _close_at_exit(ref: weakref.ReferenceType[AuditLog]) -> None:
+    log = ref()
+    if log is not None and not log._closed:
+        try:
+            log.close()
+        except AuditError as error:
+            _log.error("closing the audit log at exit failed: %s", error)
 
 
 __all__ = ["GENESIS", "AuditLog", "CheckpointExporter", "Durability", "Receipt"]

@@ -181,8 +181,9 @@ def _finding(
     index: int,
 ) -> dict[str, Any]:
     severity_id = _SEVERITY.get(str(finding.get("severity", "medium")).lower(), 99)
-    scanner = str(finding.get("scanner") or finding.get("source") or "scanner")
-    rule = str(finding.get("rule") or finding.get("kind") or finding.get("type") or scanner)
+    # ztgate.guard findings carry ``type`` (the family) and ``kind`` (the detector).
+    scanner = str(finding.get("scanner") or finding.get("type") or "scanner")
+    rule = str(finding.get("rule") or finding.get("kind") or scanner)
     title = str(finding.get("title") or f"{scanner}: {rule}")
     time_field = e.get("time") or record["time"]
     out: dict[str, Any] = {
@@ -199,7 +200,7 @@ def _finding(
         "severity": _SEVERITY_NAME[severity_id],
         "status_id": 1,
         "status": "New",
-        "message": str(finding.get("message") or title),
+        "message": str(finding.get("message") or finding.get("detail") or title),
         "metadata": _metadata(record, record_hash),
         "finding_info": {
             "uid": f"{record_hash}:{index}",
@@ -226,6 +227,13 @@ def _finding(
             }
         },
     }
+    confidence = finding.get("confidence")
+    if (
+        isinstance(confidence, int | float)
+        and not isinstance(confidence, bool)
+        and 0 <= confidence <= 1
+    ):
+        out["confidence_score"] = round(confidence * 100)
     return out
 
 

@@ -119,9 +119,9 @@ class RedactionPolicy:
     """What to remove from arguments before they are logged.
 
     ``drop`` paths are removed entirely; ``mask`` paths keep their key with the value
-    replaced by :data:`MASK`. ``secret_detector`` (default: the built-in one) decides
-    whether a string holds a secret; with the built-in detector only the matching span is
-    masked, with an injected detector the whole string is. ``digest_key``, when set, turns
+    replaced by :data:`MASK`. The built-in detector masks every matching span; an
+    injected ``secret_detector`` (the guard package's, say) runs on top of it and masks
+    the whole string when it fires. ``digest_key``, when set, turns
     the argument digest into an HMAC so that short secrets cannot be recovered from the
     digest by guessing.
     """
@@ -158,10 +158,12 @@ class RedactionPolicy:
         return self._walk(value, None, 0)
 
     def redact_text(self, text: str) -> str:
+        """Built-in spans masked first; an injected detector that fires masks the rest."""
+        masked = mask_builtin_secrets(text)
         if self.secret_detector is None:
-            return mask_builtin_secrets(text)
+            return masked
         try:
-            return MASK if self.secret_detector(text) else text
+            return MASK if self.secret_detector(masked) else masked
         except Exception:
             # An injected detector that fails must not let the text through in clear.
             return MASK

@@ -41,7 +41,12 @@ app = typer.Typer(
 )
 
 DataDir = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Data directory (SQLite + key).")
-Store = typer.Option(None, "--store", help="Store URL, e.g. postgresql://host/db?schema=x.")
+Store = typer.Option(
+    None,
+    "--store",
+    envvar="ZTGATE_STORE",
+    help="Database URL (postgresql://host/db?schema=x) or data directory; overrides --data-dir.",
+)
 Json = typer.Option(False, "--json", help="Print machine-readable JSON.")
 Format = typer.Option("jsonl", "--format", help="Output format: jsonl or ocsf.")
 Output = Annotated[
@@ -70,7 +75,15 @@ def _parse_when(text: str | None, option: str) -> int | None:
         ) from None
 
 
+def _resolve(data_dir: Path, store: str | None) -> tuple[Path, str | None]:
+    """``--store`` names a database URL, or a data directory like ``--data-dir``."""
+    if store and "://" not in store:
+        return Path(store), None
+    return data_dir, store
+
+
 def _open_read(data_dir: Path, store: str | None) -> Backend:
+    data_dir, store = _resolve(data_dir, store)
     if store is None and not (data_dir / DB_FILE).exists():
         raise UsageError(f"no audit log at `{data_dir / DB_FILE}`")
     return open_backend(store_url(data_dir, store))
@@ -168,6 +181,7 @@ def verify(
     as_json: bool = Json,
 ) -> None:
     """Check the hash chain, Merkle roots and checkpoint signatures; exit 1 on tampering."""
+    data_dir, store = _resolve(data_dir, store)
     extra = [cp for path in checkpoints or () for cp in read_checkpoints_file(path)]
     if file is not None:
         if not checkpoints or not public_key:
@@ -280,6 +294,7 @@ def _paged_query(backend: Backend, flt: QueryFilter) -> Iterator[StoredRecord]:
 @app.command()
 def checkpoint(data_dir: Path = DataDir, store: str | None = Store, as_json: bool = Json) -> None:
     """Write a signed checkpoint over the log as it is now."""
+    data_dir, store = _resolve(data_dir, store)
     log = open_log(data_dir, store=store, checkpoint_interval=None)
     try:
         made = log.checkpoint()
@@ -401,5 +416,6 @@ def ship(
 @app.command("rotate-key")
 def rotate_key(data_dir: Path = DataDir, store: str | None = Store) -> None:
     """Replace the checkpoint-signing key; the old key signs off on the new one."""
+    data_dir, store = _resolve(data_dir, store)
     old, new = rotate_signing_key(data_dir, store=store)
     console.print(f"rotated checkpoint key {old} -> {new}", markup=False)

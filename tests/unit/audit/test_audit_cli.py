@@ -24,6 +24,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *ar
     return code, captured.out, captured.err
 
 
+@pytest.fixture(autouse=True)
+def _no_store_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZTGATE_STORE", raising=False)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "data"
@@ -241,3 +246,13 @@ def test_rotate_key_keeps_old_checkpoints_verifiable(data_dir: Path, capsys, mon
     )  # fmt: skip
     assert code == 1
     assert "unknown key" in err
+
+
+def test_store_option_accepts_a_data_directory_and_env(data_dir: Path, capsys, monkeypatch) -> None:
+    code, out, _ = cli(capsys, monkeypatch, "verify", "--store", str(data_dir), "--json")
+    assert code == 0
+    assert json.loads(out)["records"] == 11
+    monkeypatch.setenv("ZTGATE_STORE", str(data_dir))
+    code, out, _ = cli(capsys, monkeypatch, "query", "--type", "lifecycle")
+    assert code == 0
+    assert json.loads(out)["record"]["event"]["kind"] == "agent_suspended"

@@ -27,7 +27,8 @@ def _rates(source_prefix: str) -> tuple[float, float]:
     rows = [r for r in FIXTURE["vectors"] if r["source"].startswith(source_prefix)]
     positives = [r for r in rows if r["label"] == 1]
     negatives = [r for r in rows if r["label"] == 0]
-    assert positives and negatives
+    assert positives
+    assert negatives
     tp = sum(injection_score(r["text"]) >= threshold for r in positives)
     fp = sum(injection_score(r["text"]) >= threshold for r in negatives)
     return tp / len(positives), fp / len(negatives)
@@ -40,7 +41,8 @@ def test_shipped_model_is_small_and_sane() -> None:
     model = default_model()
     assert model.weights.shape == (1 << model.bits,)
     assert 0.0 < model.threshold < RULE_SCORE
-    assert model.metadata["seed"] and model.metadata["window"] == WINDOW
+    assert model.metadata["seed"]
+    assert model.metadata["window"] == WINDOW
 
 
 @pytest.mark.parametrize("source", ["s-labs", "neuralchemy"])
@@ -83,7 +85,9 @@ def test_round_trip_and_damaged_files(tmp_path: Path) -> None:
     path = tmp_path / "m.npz"
     model.save(path)
     loaded = load_model(path)
-    assert loaded.bits == 10 and loaded.threshold == 0.5 and loaded.metadata == {"seed": 1}
+    assert loaded.bits == 10
+    assert loaded.threshold == 0.5
+    assert loaded.metadata == {"seed": 1}
     (tmp_path / "junk.npz").write_bytes(b"not a model")
     with pytest.raises(ConfigError):
         load_model(tmp_path / "junk.npz")
