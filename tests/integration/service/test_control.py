@@ -345,3 +345,27 @@ def test_a_suspension_in_another_process_denies_the_next_decision(
         assert outcome.decision.reason_codes == ("agent_inactive",)
     finally:
         plane.close()
+
+
+def test_racing_retries_spend_an_approval_exactly_once(control: ControlPlane) -> None:
+    import threading
+
+    taint(control, "race")
+    first = call(control, "fin-1", "payment.send", PAY, session="race")
+    control.approve(first.approval_id or "", approver="carol")
+    results: list[bool] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def retry() -> None:
+        barrier.wait()
+        outcome = call(control, "fin-1", "payment.send", PAY, session="race")
+        with lock:
+            results.append(outcome.allowed)
+
+    threads = [threading.Thread(target=retry) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1
