@@ -8,7 +8,6 @@ or a fresh one; the same id is the audit record's ``request_id``.
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -33,6 +32,7 @@ from ztgate.server.authzen import (
 from ztgate.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from ztgate.server.oauth import oauth_routes
 from ztgate.service.control import ControlPlane
+from ztgate.service.pipeline import new_request_id
 
 REQUEST_ID_HEADER = "x-request-id"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -59,7 +59,7 @@ class RequestIdMiddleware:
                     request_id = candidate
                 break
         if not request_id:
-            request_id = uuid.uuid4().hex
+            request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         raw = request_id.encode("ascii")
 

@@ -27,8 +27,9 @@ detail goes to the audit log, never to the caller.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +61,19 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes: a random per-process prefix and a counter.
+
+    Correlation ids need uniqueness, not secrecy; reading the OS entropy pool for each
+    one costs more than the whole decision on a busy machine.
+    """
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
 
 
 class DecisionState(Protocol):
@@ -205,7 +219,7 @@ class Pipeline:
         started = time.perf_counter_ns()
         audit = self.audit
         # Without an audit log nothing refers to the id: do not pay for minting one.
-        request_id = call.request_id or (uuid.uuid4().hex if audit is not None else "")
+        request_id = call.request_id or (new_request_id() if audit is not None else "")
         now = call.now if call.now is not None else self.clock()
         agent = call.agent or ""
         args: Mapping[str, Any] = call.args if call.args is not None else _EMPTY
@@ -476,7 +490,7 @@ class Pipeline:
                         tool=tool,
                         effect=verdict.effect.value,
                         time=when,
-                        request_id=request_id or uuid.uuid4().hex,
+                        request_id=request_id or new_request_id(),
                         args_digest="",
                         session_id=session,
                         rule_ids=verdict.rule_ids,

@@ -65,7 +65,9 @@ def test_request_id_is_echoed_and_reaches_the_audit_log(
     assert any('"request_id":"req-42"' in r.record for r in records)
     assert any("no-ledger-writes" in r.record for r in records)  # detail for operators
     minted = client.post("/access/v1/evaluation", json=body("fin-1", "ledger.read"))
-    assert len(minted.headers["x-request-id"]) == 32
+    other = client.post("/access/v1/evaluation", json=body("fin-1", "ledger.read"))
+    assert len(minted.headers["x-request-id"]) == 24
+    assert minted.headers["x-request-id"] != other.headers["x-request-id"]
     hostile = client.post(
         "/access/v1/evaluation",
         json=body("fin-1", "ledger.read"),
