@@ -9,8 +9,9 @@
 - ``pipeline_no_audit`` and ``pipeline_no_scan``: the same without one stage, to show where
   the time goes;
 - ``authzen_loopback``: ``POST /access/v1/evaluation`` against ``ztgate serve``'s app
-  under uvicorn in another process, one keep-alive client (p50, target <= 1 ms), then
-  ``concurrency`` clients at once for the throughput on this machine.
+  (guard scanning on, batched audit) under uvicorn in another process, one keep-alive
+  client (p50, target <= 1 ms), then ``concurrency`` clients at once for the throughput
+  on this machine; ``authzen_loopback_no_scan`` the same with ``--no-guard``.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ sys.path.insert(0, {root!r})
 import uvicorn
 from bench.bench_service import _control_plane
 from ztgate.server.app import create_app
-control = _control_plane(Path({data!r}), scan=True, audit=True)
+control = _control_plane(Path({data!r}), scan={scan!r}, audit=True)
 uvicorn.run(create_app(control), host="127.0.0.1", port={port}, log_level="warning",
             access_log=False)
 """
@@ -165,10 +166,12 @@ def _post(conn: http.client.HTTPConnection) -> None:
         raise RuntimeError(f"unexpected answer {response.status}: {payload[:200]!r}")
 
 
-def bench_authzen(n: int, concurrency: int, duration: float) -> dict[str, Any]:
+def bench_authzen(
+    n: int, concurrency: int, duration: float, *, scan: bool = True
+) -> dict[str, Any]:
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="ztgate-bench-http-") as tmp:
-        script = _SERVER.format(root=str(ROOT), data=tmp, port=port)
+        script = _SERVER.format(root=str(ROOT), data=tmp, port=port, scan=scan)
         proc = subprocess.Popen(
             [sys.executable, "-c", script],
             stdout=subprocess.DEVNULL,
@@ -230,6 +233,9 @@ def run(quick: bool) -> dict[str, Any]:
         "pipeline_no_scan": bench_pipeline(n, scan=False, audit=True),
         "authzen_loopback": bench_authzen(
             1_000 if quick else 5_000, concurrency=8, duration=2.0 if quick else 10.0
+        ),
+        "authzen_loopback_no_scan": bench_authzen(
+            1_000 if quick else 5_000, concurrency=8, duration=2.0 if quick else 10.0, scan=False
         ),
         "targets": {
             "pipeline_full_p50_us": TARGET_PIPELINE_US,
