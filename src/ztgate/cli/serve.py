@@ -10,6 +10,7 @@ import typer
 from ztgate.cli._output import console
 from ztgate.errors import UsageError
 from ztgate.identity import TokenSettings
+from ztgate.service.changes import PostgresChangeFeed, RedisChangeFeed
 from ztgate.service.control import ControlPlane
 from ztgate.service.gate import read_policy_file
 from ztgate.service.guard_scanner import GuardScanner
@@ -37,11 +38,11 @@ def build(
     redis_url: str | None = None,
 ) -> ControlPlane:
     notifiers = (WebhookNotifier(webhook),) if webhook else ()
-    feed = None
+    feed: RedisChangeFeed | PostgresChangeFeed | None = None
     if redis_url:
-        from ztgate.service.changes import RedisChangeFeed
-
         feed = RedisChangeFeed(redis_url)
+    elif store is not None and store.startswith(("postgresql://", "postgres://")):
+        feed = PostgresChangeFeed(store)  # LISTEN/NOTIFY on the store's own database
     control = ControlPlane.open(
         data_dir,
         change_feed=feed,

@@ -66,3 +66,51 @@ class RedisChangeFeed:
         if self._pubsub is not None:
             self._pubsub.close()
         self._client.close()
+
+
+class PostgresChangeFeed:
+    """The same notices over PostgreSQL ``LISTEN``/``NOTIFY``: no extra server for teams
+    that already run the store on PostgreSQL."""
+
+    def __init__(self, url: str, *, channel: str = "ztgate_changes") -> None:
+        import psycopg
+
+        if not channel.replace("_", "").isalnum() or not channel[0].isalpha():
+            raise ValueError("channel must be a plain identifier")
+        self.channel = channel
+        self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._psycopg = psycopg
+        self._publisher = psycopg.connect(self._url, autocommit=True)
+        self._publish_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def publish(self, area: str) -> None:
+        try:
+            with self._publish_lock:
+                self._publisher.execute("SELECT pg_notify(%s, %s)", (self.channel, area))
+        except self._psycopg.Error as error:
+            _log.warning("change feed publish failed: %s", type(error).__name__)
+
+    def subscribe(self, on_change: Callable[[str], None]) -> None:
+        listener = self._psycopg.connect(self._url, autocommit=True)
+        listener.execute(f'LISTEN "{self.channel}"')
+
+        def listen() -> None:
+            try:
+                while not self._stop.is_set():
+                    for notice in listener.notifies(timeout=0.2):
+                        on_change(notice.payload)
+            except self._psycopg.Error as error:
+                _log.warning("change feed receive failed: %s", type(error).__name__)
+            finally:
+                listener.close()
+
+        self._thread = threading.Thread(target=listen, name="ztgate-pg-change-feed", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._publisher.close()
