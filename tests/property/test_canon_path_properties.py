@@ -60,12 +60,15 @@ def _overlong(text: str) -> str:
 def _simple_readings(raw: str) -> list[str]:
     """An independent, deliberately naive model of what tools do with a path."""
     spellings = {raw}
-    current = raw
-    for _ in range(4):
-        current = unquote(_overlong(current), errors="replace")
-        spellings.add(current)
+    # A careless decoder (overlong bytes are dots) and a byte-exact one (they are a name).
+    for decode in (lambda s: unquote(_overlong(s), errors="replace"), unquote):
+        current = raw
+        for _ in range(4):
+            current = decode(current)
+            spellings.add(current)
     spellings |= {unicodedata.normalize("NFKC", s) for s in spellings}
     spellings |= {unquote(_overlong(s), errors="replace") for s in spellings}
+    spellings |= {unquote(s) for s in spellings}
     readings = []
     for spelling in spellings:
         for variant in (spelling, spelling.replace("\\", "/")):

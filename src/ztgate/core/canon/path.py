@@ -181,14 +181,17 @@ def _percent_decode(text: str, *, keep_separators: bool, lenient: bool = True) -
     With ``keep_separators`` an escape that decodes to ``/`` or ``\\`` stays encoded: the
     reading of a tool that decodes dots but refuses encoded slashes (as URL path handling
     in many servers does). ``lenient`` reads the bytes as a careless decoder does
-    (overlong ``C0 AE`` is ``.``); without it, bytes that are not valid UTF-8 stay opaque
-    (U+FFFD), the reading of a tool that passes raw bytes to the file system, for which
+    (overlong ``C0 AE`` is ``.``, ``%u002e`` is ``.``); without it, bytes that are not
+    valid UTF-8 stay opaque (U+FFFD) and ``%uXXXX`` stays as written, the reading of a
+    standard decoder and of a tool that passes raw bytes to the file system, for which
     ``C0 AE`` is an ordinary name and not a dot.
     """
 
     def replace(match: re.Match[str]) -> str:
         escaped = match.group()
         if escaped[1] in "uU":
+            if not lenient:
+                return escaped  # only IIS-style decoders know %uXXXX
             cp = int(escaped[2:], 16)
             ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
             return escaped if keep_separators and ch in _SEPARATORS else ch
