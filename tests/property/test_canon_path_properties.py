@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import unicodedata
 from urllib.parse import unquote
 
@@ -57,11 +58,16 @@ def _overlong(text: str) -> str:
     return text.replace("%c0%ae", ".").replace("%c0%af", "/").replace("%u002e", ".")
 
 
+def _separators(text: str) -> str:
+    return re.sub("%(2[fF]|5[cC])", lambda m: chr(int(m.group(1), 16)), text)
+
+
 def _simple_readings(raw: str) -> list[str]:
     """An independent, deliberately naive model of what tools do with a path."""
     spellings = {raw}
-    # A careless decoder (overlong bytes are dots) and a byte-exact one (they are a name).
-    for decode in (lambda s: unquote(_overlong(s), errors="replace"), unquote):
+    # A careless decoder (overlong bytes are dots), a byte-exact one (they are a name) and
+    # one that decodes only separators.
+    for decode in (lambda s: unquote(_overlong(s), errors="replace"), unquote, _separators):
         current = raw
         for _ in range(4):
             current = decode(current)
