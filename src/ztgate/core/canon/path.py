@@ -52,6 +52,8 @@ _LAYOUT_RE: Final = re.compile("[\t\n\r]")
 _ESCAPE_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+|%[uU][0-9A-Fa-f]{4}")
 _SEPARATORS: Final = frozenset("/\\")
 _SEPARATOR_ESCAPE_RE: Final = re.compile(r"(%2[fF]|%5[cC])")
+# Escapes on which lenient and strict decoders can disagree: non-ASCII bytes and %uXXXX.
+_UNUSUAL_ESCAPE_RE: Final = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]|%[uU][0-9A-Fa-f]{4}")
 # Anything that lexical resolution would change: repeated separators, a component that
 # starts with a dot (``.``, ``..``; ``.hidden`` is a false alarm that only costs time), a
 # trailing separator.
@@ -254,8 +256,13 @@ def _spellings(raw: str) -> list[str]:
         for spelling in frontier:
             if "%" not in spelling:
                 continue
-            for mode in _MODES:
-                for lenient in (True, False):
+            # Readings that cannot differ are skipped: without bytes >= 0x80 or %u escapes
+            # lenient and strict decoding agree, and without any separator escape every
+            # mode decodes the same as "all" (or, for "only separators", nothing).
+            unusual = _UNUSUAL_ESCAPE_RE.search(spelling) is not None
+            separators = unusual or _SEPARATOR_ESCAPE_RE.search(spelling) is not None
+            for mode in _MODES if separators else (_ALL,):
+                for lenient in (True, False) if unusual else (True,):
                     decoded = _percent_decode(spelling, mode=mode, lenient=lenient)
                     for variant in (decoded, normalize(decoded)):
                         if variant not in seen:
