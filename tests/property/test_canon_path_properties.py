@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 import unicodedata
 from urllib.parse import unquote
 
@@ -57,15 +58,23 @@ def _overlong(text: str) -> str:
     return text.replace("%c0%ae", ".").replace("%c0%af", "/").replace("%u002e", ".")
 
 
+def _separators(text: str) -> str:
+    return re.sub("%(2[fF]|5[cC])", lambda m: chr(int(m.group(1), 16)), text)
+
+
 def _simple_readings(raw: str) -> list[str]:
     """An independent, deliberately naive model of what tools do with a path."""
     spellings = {raw}
-    current = raw
-    for _ in range(4):
-        current = unquote(_overlong(current), errors="replace")
-        spellings.add(current)
+    # A careless decoder (overlong bytes are dots), a byte-exact one (they are a name) and
+    # one that decodes only separators.
+    for decode in (lambda s: unquote(_overlong(s), errors="replace"), unquote, _separators):
+        current = raw
+        for _ in range(4):
+            current = decode(current)
+            spellings.add(current)
     spellings |= {unicodedata.normalize("NFKC", s) for s in spellings}
     spellings |= {unquote(_overlong(s), errors="replace") for s in spellings}
+    spellings |= {unquote(s) for s in spellings}
     readings = []
     for spelling in spellings:
         for variant in (spelling, spelling.replace("\\", "/")):

@@ -51,6 +51,9 @@ _LAYOUT_RE: Final = re.compile("[\t\n\r]")
 # A run of %XX escapes (decoded together, so multi-byte UTF-8 works) or one IIS-style %uXXXX.
 _ESCAPE_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+|%[uU][0-9A-Fa-f]{4}")
 _SEPARATORS: Final = frozenset("/\\")
+_SEPARATOR_ESCAPE_RE: Final = re.compile(r"(%2[fF]|%5[cC])")
+# Escapes on which lenient and strict decoders can disagree: non-ASCII bytes and %uXXXX.
+_UNUSUAL_ESCAPE_RE: Final = re.compile(r"%[89A-Fa-f][0-9A-Fa-f]|%[uU][0-9A-Fa-f]{4}")
 # Anything that lexical resolution would change: repeated separators, a component that
 # starts with a dot (``.``, ``..``; ``.hidden`` is a false alarm that only costs time), a
 # trailing separator.
@@ -175,36 +178,59 @@ def _utf8_lenient(data: bytes) -> Iterator[tuple[str, int, int]]:
         i = j
 
 
-def _percent_decode(text: str, *, keep_separators: bool, lenient: bool = True) -> str:
-    """Decode ``%XX`` runs and ``%uXXXX`` escapes once.
+# How much of an escaped text a decoder decodes.
+_ALL: Final = "all"
+_KEEP_SEPARATORS: Final = "keep_separators"  # dots and names, not / or \
+_ONLY_SEPARATORS: Final = "only_separators"  # / and \, nothing else
+_MODES: Final = (_ALL, _KEEP_SEPARATORS, _ONLY_SEPARATORS)
 
-    With ``keep_separators`` an escape that decodes to ``/`` or ``\\`` stays encoded: the
-    reading of a tool that decodes dots but refuses encoded slashes (as URL path handling
-    in many servers does). ``lenient`` reads the bytes as a careless decoder does
-    (overlong ``C0 AE`` is ``.``); without it, bytes that are not valid UTF-8 stay opaque
-    (U+FFFD), the reading of a tool that passes raw bytes to the file system, for which
-    ``C0 AE`` is an ordinary name and not a dot.
+
+def _percent_decode(text: str, *, mode: str = _ALL, lenient: bool = True) -> str:
+    """Decode ``%XX`` runs and ``%uXXXX`` escapes once, the way one kind of tool would.
+
+    ``mode`` says which escapes the tool decodes: all of them, all but separators (as URL
+    path handling in many servers does: ``%2f`` stays encoded) or only separators.
+    ``lenient`` reads bytes as a careless decoder does (overlong ``C0 AE`` is ``.``,
+    ``%u002e`` is ``.``); without it, bytes that are not valid UTF-8 stay opaque (U+FFFD)
+    and ``%uXXXX`` stays as written: the reading of a standard decoder and of a tool that
+    passes raw bytes to the file system, for which ``C0 AE`` is an ordinary name.
     """
+
+    def wanted(ch: str) -> bool:
+        if mode == _KEEP_SEPARATORS:
+            return ch not in _SEPARATORS
+        if mode == _ONLY_SEPARATORS:
+            return ch in _SEPARATORS
+        return True
 
     def replace(match: re.Match[str]) -> str:
         escaped = match.group()
         if escaped[1] in "uU":
+            if not lenient:
+                return escaped  # only IIS-style decoders know %uXXXX
             cp = int(escaped[2:], 16)
             ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
-            return escaped if keep_separators and ch in _SEPARATORS else ch
-        data = bytes.fromhex(escaped.replace("%", ""))
+            return ch if wanted(ch) else escaped
         if not lenient:
-            strict = data.decode("utf-8", errors="replace")
-            if keep_separators and any(ch in _SEPARATORS for ch in strict):
-                return escaped
-            return strict
-        out: list[str] = []
-        for ch, start, end in _utf8_lenient(data):
-            if keep_separators and ch in _SEPARATORS:
-                out.append(escaped[start * 3 : end * 3])
-            else:
-                out.append(ch)
-        return "".join(out)
+            # In valid UTF-8 a separator byte is always a character of its own, so a run
+            # splits at separator escapes without breaking any other character.
+            out: list[str] = []
+            for piece in _SEPARATOR_ESCAPE_RE.split(escaped):
+                if not piece:
+                    continue
+                if _SEPARATOR_ESCAPE_RE.fullmatch(piece):
+                    ch = chr(int(piece[1:], 16))
+                    out.append(ch if wanted(ch) else piece)
+                elif mode == _ONLY_SEPARATORS:
+                    out.append(piece)
+                else:
+                    out.append(bytes.fromhex(piece.replace("%", "")).decode("utf-8", "replace"))
+            return "".join(out)
+        data = bytes.fromhex(escaped.replace("%", ""))
+        return "".join(
+            ch if wanted(ch) else escaped[start * 3 : end * 3]
+            for ch, start, end in _utf8_lenient(data)
+        )
 
     if "%" not in text:
         return text
@@ -214,8 +240,9 @@ def _percent_decode(text: str, *, keep_separators: bool, lenient: bool = True) -
 def _spellings(raw: str) -> list[str]:
     """Every spelling of ``raw`` a tool might end up with, before path resolution.
 
-    The closure of ``raw`` under NFKC, full percent-decoding and percent-decoding that
-    keeps separators encoded, for up to :data:`_DECODE_ROUNDS` rounds. A spelling that
+    The closure of ``raw`` under NFKC and the percent-decodings of :func:`_percent_decode`
+    (all escapes, all but separators, only separators; lenient and strict bytes), for up
+    to :data:`_DECODE_ROUNDS` rounds. A spelling that
     still changes after the last round is refused: its meaning cannot be pinned down.
     """
     seen: dict[str, None] = {raw: None}
@@ -229,9 +256,14 @@ def _spellings(raw: str) -> list[str]:
         for spelling in frontier:
             if "%" not in spelling:
                 continue
-            for keep in (False, True):
-                for lenient in (True, False):
-                    decoded = _percent_decode(spelling, keep_separators=keep, lenient=lenient)
+            # Readings that cannot differ are skipped: without bytes >= 0x80 or %u escapes
+            # lenient and strict decoding agree, and without any separator escape every
+            # mode decodes the same as "all" (or, for "only separators", nothing).
+            unusual = _UNUSUAL_ESCAPE_RE.search(spelling) is not None
+            separators = unusual or _SEPARATOR_ESCAPE_RE.search(spelling) is not None
+            for mode in _MODES if separators else (_ALL,):
+                for lenient in (True, False) if unusual else (True,):
+                    decoded = _percent_decode(spelling, mode=mode, lenient=lenient)
                     for variant in (decoded, normalize(decoded)):
                         if variant not in seen:
                             seen[variant] = None
@@ -242,7 +274,7 @@ def _spellings(raw: str) -> list[str]:
         if not frontier:
             break
     for spelling in frontier:
-        if _percent_decode(spelling, keep_separators=False) != spelling:
+        if _percent_decode(spelling) != spelling:
             raise fail(
                 "path",
                 raw,
