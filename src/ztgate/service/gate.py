@@ -20,7 +20,7 @@ from ztgate.core.policy import CompiledPolicy, Explanation, explain, load_policy
 from ztgate.core.policy.ast import Tier
 from ztgate.errors import UsageError
 from ztgate.service.memory import MemoryState, new_id
-from ztgate.service.pipeline import Call, OutputOutcome, Pipeline, context_from
+from ztgate.service.pipeline import OutputOutcome, Pipeline, context_from
 from ztgate.service.remote import RemoteClient
 from ztgate.service.scan import NO_SCANNER, Scanner
 from ztgate.service.tooling import guard_tool
@@ -173,20 +173,9 @@ class Gate:
                 server=server,
                 token=self._token,
             )
-        # Positional: a keyword-built named tuple costs several times more on the hot path.
-        call = Call(
-            tool,
-            args if args is not None else _EMPTY_ARGS,
-            agent,
-            session,
-            server,
-            context,
-            None,
-            None,
-            None,
-            now,
+        return self.pipeline.authorize_local(
+            agent, tool, args if args is not None else _EMPTY_ARGS, session, server, context, now
         )
-        return self.pipeline.authorize(call).decision
 
     def inspect_output(
         self, *, agent: str, tool: str, output: Any, session: str | None = None

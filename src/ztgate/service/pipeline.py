@@ -350,20 +350,97 @@ class Pipeline:
         )
         if verdict is not None and verdict.effect is not Effect.ALLOW:
             decision = _merge_scan(decision, verdict)
-        # 5. approvals
+        decision = self._settle(call, agent, args, ctx, now, decision)
+        return decision, principal, agent, ctx, findings, redacted, version
+
+    def _settle(
+        self,
+        call: Call,
+        agent: str,
+        args: Mapping[str, Any],
+        ctx: Context,
+        now: datetime,
+        decision: Decision,
+    ) -> Decision:
+        """Stages 5 and 6: an approval bound to this call, then the atomic quota charge."""
         if decision.effect is Effect.APPROVAL_REQUIRED:
             decision = self._approval(call, agent, args, ctx, now, decision)
-        # 6. quota charges
         if decision.effect is Effect.ALLOW and decision.charges:
-            overflow = state.apply_charges(decision.charges)
+            overflow = self.state.apply_charges(decision.charges)
             if overflow is not None:
                 decision = _deny(
                     ReasonCode.QUOTA_EXCEEDED,
                     f"quota `{overflow}` would be exceeded in this window",
-                    version,
+                    decision.policy_version,
                     overflow,
                 )
-        return decision, principal, agent, ctx, findings, redacted, version
+        return decision
+
+    def authorize_local(
+        self,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any],
+        session: str | None,
+        server: str | None,
+        context: Context | Mapping[str, Any] | None,
+        now: datetime | None,
+    ) -> Decision:
+        """In-process :class:`Gate` calls: the same stages as :meth:`authorize`.
+
+        When nothing is configured to authenticate, check standing, scan, audit or listen,
+        those stages are empty, so this runs stage 4 (decide) and :meth:`_settle` directly
+        and skips building a :class:`Call` and an :class:`Outcome` for every decision.
+        Otherwise it is exactly :meth:`authorize`. Never raises.
+        """
+        if (
+            self.verifier is not None
+            or self.require_token
+            or self.standing is not None
+            or self.scanner is not NO_SCANNER
+            or self.audit is not None
+            or self.listeners
+        ):
+            call = Call(tool, args, agent, session, server, context, None, None, None, now)
+            return self.authorize(call).decision
+        policy = self.policy()
+        if policy is None:
+            return no_policy_decision()
+        try:
+            when = now if now is not None else self.clock()
+            ctx = (
+                EMPTY_CONTEXT
+                if context is None
+                else context
+                if type(context) is Context
+                else context_from(context)
+            )
+            state = self.state
+            labels = state.labels(session) if session is not None else _NO_LABELS
+            decision = decide(
+                policy,
+                agent,
+                tool,
+                args,
+                when,
+                server,
+                ctx,
+                labels,
+                state.grants_for(agent),
+                state.usage,
+            )
+            if decision.effect is Effect.DENY or not (
+                decision.charges or decision.effect is Effect.APPROVAL_REQUIRED
+            ):
+                return decision
+            call = Call(tool, args, agent, session, server, context, None, None, None, when)
+            return self._settle(call, agent, args, ctx, when, decision)
+        except Exception as error:  # fail closed: any failure is a deny
+            return _deny(
+                ReasonCode.EVALUATION_ERROR,
+                f"the request could not be evaluated ({type(error).__name__}); denied",
+                policy.version,
+            )
 
     def _approval(
         self,

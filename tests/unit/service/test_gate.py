@@ -252,3 +252,40 @@ def test_finished_quota_windows_are_pruned() -> None:
     # A charge in a later window prunes every counter of windows that have ended.
     assert state.apply_charges((QuotaCharge("q", "q|a|60", 1, 5, 60, 60),)) is None
     assert dict(state.usage) == {"q|a|60": 1.0}
+
+
+def test_local_fast_path_agrees_with_the_full_pipeline() -> None:
+    """Gate's in-process shortcut and Pipeline.authorize give the same decisions."""
+    from ztgate.core.policy.cases import load_cases
+    from ztgate.service.pipeline import Call
+
+    for example in ("finance", "support", "coding"):
+        cases = load_cases((EXAMPLES / example / "cases.yaml").read_text(), "cases.yaml")
+        fast = Gate.from_file(EXAMPLES / example / "policy.yaml")
+        full = Gate.from_file(EXAMPLES / example / "policy.yaml")
+        for case in cases:
+            if case.request.grants or case.request.usage or case.request.session_labels:
+                continue  # state is set up differently; covered by the tests above
+            request = case.request
+            quick = fast.authorize(
+                agent=request.agent,
+                tool=request.tool,
+                args=request.args,
+                server=request.server,
+                context=request.context,
+                now=request.now,
+            )
+            call = Call(
+                request.tool,
+                request.args,
+                request.agent,
+                None,
+                request.server,
+                request.context,
+                None,
+                None,
+                None,
+                request.now,
+            )
+            slow = full.pipeline.authorize(call).decision
+            assert (quick.effect, quick.rule_ids) == (slow.effect, slow.rule_ids), case.name
