@@ -23,7 +23,7 @@ from ztgate.core.canon.path import is_under
 from ztgate.core.canon.text import canonical_string
 from ztgate.core.canon.url import (
     AddressClass,
-    host_matches,
+    HostPatterns,
     is_forbidden_destination,
     parse_url,
 )
@@ -243,8 +243,11 @@ def _paths(c: ConstraintDef) -> ValueCheck:
 
 def _urls(c: ConstraintDef) -> ValueCheck:
     schemes = frozenset(c.schemes) if c.schemes is not None else frozenset({"https"})
-    hosts = tuple(c.hosts or ())
-    domains = tuple(c.domains or ())
+    patterns = (
+        HostPatterns.compile(hosts=c.hosts or (), domains=c.domains or ())
+        if c.hosts or c.domains
+        else None
+    )
     ports = frozenset(c.ports) if c.ports is not None else None
     allow_private = c.allow_private
 
@@ -263,7 +266,7 @@ def _urls(c: ConstraintDef) -> ValueCheck:
         refused = is_forbidden_destination(url)
         if refused is not None and (not allow_private or refused in _ALWAYS_REFUSED):
             return False
-        if (hosts or domains) and not host_matches(url, hosts=hosts, domains=domains):
+        if patterns is not None and not patterns.matches(url):
             return False
         return not (ports is not None and url.effective_port not in ports)
 

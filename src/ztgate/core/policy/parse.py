@@ -21,7 +21,7 @@ import re2
 
 from ztgate.core.canon.path import canonical_path
 from ztgate.core.canon.text import canonical_string, find_invisible
-from ztgate.core.canon.url import parse_url
+from ztgate.core.canon.url import canonical_domain, canonical_host
 from ztgate.core.models import Effect, Mode, risk_rank
 from ztgate.core.policy._source import DocPath, SourceMap
 from ztgate.core.policy.ast import (
@@ -449,9 +449,9 @@ class _Parser:
         if "schemes" in spec:
             values["schemes"] = tuple(spec["schemes"])
         if "hosts" in spec:
-            values["hosts"] = tuple(self.hosts(spec["hosts"], (*path, "hosts")))
+            values["hosts"] = tuple(self.hosts(spec["hosts"], (*path, "hosts"), domains=False))
         if "domains" in spec:
-            values["domains"] = tuple(self.hosts(spec["domains"], (*path, "domains")))
+            values["domains"] = tuple(self.hosts(spec["domains"], (*path, "domains"), domains=True))
         if "ports" in spec:
             values["ports"] = tuple(spec["ports"])
         items = None
@@ -567,13 +567,14 @@ class _Parser:
             return None
         return pattern
 
-    def hosts(self, raw: Sequence[str], path: DocPath) -> list[str]:
+    def hosts(self, raw: Sequence[str], path: DocPath, *, domains: bool) -> list[str]:
+        """Canonical hosts (any host, IP literals included) or DNS domains."""
         out = []
         for k, host in enumerate(raw):
             try:
-                canonical = parse_url(f"https://{host}/").host
+                canonical = canonical_domain(host) if domains else canonical_host(host)
             except CanonicalizationError as error:
-                self.fail((*path, k), f"invalid host `{host}`: {error}")
+                self.fail((*path, k), f"invalid {'domain' if domains else 'host'}: {error}")
                 continue
             out.append(canonical)
         return out
