@@ -1,0 +1,444 @@
+"""The one seam between the gateway and the decision path.
+
+The relay never decides anything itself: it asks an :class:`Authorizer` whether a tool
+call may proceed and what to do with content coming back. :class:`GateAuthorizer` is the
+implementation over the in-process :class:`~ztgate.Gate`, the audit log and the agent
+registry; the service pipeline (authenticate, scan, decide, audit, approvals) implements
+the same protocol, so swapping one for the other changes no transport code.
+
+Every method fails closed: an error while deciding or auditing is a deny.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from ztgate.audit import AuditLog, DecisionEvent, LifecycleKind
+from ztgate.core.models import Context, Decision, Effect, Request
+from ztgate.gateway.config import Scanning
+from ztgate.gateway.inspect import Finding, description_findings, output_findings
+from ztgate.gateway.metrics import Metrics
+from ztgate.gateway.visibility import may_ever_call
+from ztgate.service.gate import Gate
+
+log = logging.getLogger("ztgate.gateway")
+
+UNTRUSTED_LABEL = "untrusted_content_seen"
+
+OutcomeEffect = Literal["allow", "deny", "approval_required"]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling through the gateway, as authenticated by the transport."""
+
+    agent: str
+    session: str
+    delegation: tuple[str, ...] = ()
+    acting_for: str | None = None
+    source_ip: str | None = None
+    scopes: frozenset[str] = frozenset()
+
+    def context(self) -> Context:
+        return Context(
+            source_ip=self.source_ip, acting_for=self.acting_for, delegation=self.delegation
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    """What to do with one tool call. ``code`` is the only detail a caller sees."""
+
+    effect: OutcomeEffect
+    code: str
+    request_id: str
+    approval_id: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.effect == "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputOutcome:
+    """What to do with content on its way back to the agent."""
+
+    action: Literal["pass", "redact", "block"]
+    findings: tuple[Finding, ...] = ()
+    labelled: bool = False
+
+
+class Authorizer(Protocol):
+    """Decides for the gateway. Implementations must never raise and never allow on error."""
+
+    def may_ever_call(self, caller: Caller, server: str, tool: str) -> bool:
+        """Could any rule allow (or ask approval for) this tool for this caller?"""
+        ...
+
+    def authorize_call(
+        self, caller: Caller, server: str, tool: str, args: Mapping[str, Any]
+    ) -> CallOutcome:
+        """The full decision for one ``tools/call``, audited."""
+        ...
+
+    def refuse(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        code: str,
+        detail: str,
+        findings: Sequence[Finding] = (),
+    ) -> CallOutcome:
+        """A refusal decided by the gateway itself (changed pin, poisoned tool), audited."""
+        ...
+
+    def approval_answered(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        pending: CallOutcome,
+        *,
+        approved: bool,
+        by: str,
+    ) -> CallOutcome:
+        """A human answered a pending approval (through MCP elicitation)."""
+        ...
+
+    def inspect_description(self, server: str, tool: str, description: str) -> list[Finding]: ...
+
+    def inspect_output(
+        self, caller: Caller, server: str, source: str, texts: Sequence[str]
+    ) -> OutputOutcome:
+        """Scan content returned by a tool, resource or prompt; labels the session."""
+        ...
+
+
+@dataclass
+class AgentStatusCache:
+    """Whether an agent is active in the registry, re-read at most every ``ttl`` seconds.
+
+    ``lookup`` returns True for an active agent; it raising or returning False refuses.
+    """
+
+    lookup: Callable[[str], bool]
+    ttl: float = 1.0
+    _seen: dict[str, tuple[bool, float]] = field(default_factory=dict)
+
+    def active(self, agent: str) -> bool:
+        now = time.monotonic()
+        cached = self._seen.get(agent)
+        if cached is not None and now - cached[1] < self.ttl:
+            return cached[0]
+        try:
+            state = bool(self.lookup(agent))
+        except Exception:  # fail closed: a registry we cannot read refuses
+            log.warning("agent status lookup failed for %s; refusing", agent, exc_info=True)
+            state = False
+        self._seen[agent] = (state, now)
+        return state
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class GateAuthorizer:
+    """:class:`Authorizer` over :class:`Gate` + :class:`AuditLog` + the agent registry."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        *,
+        audit: AuditLog | None = None,
+        scanning: Scanning | None = None,
+        agent_status: AgentStatusCache | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.gate = gate
+        self.audit = audit
+        self.scanning = scanning if scanning is not None else Scanning()
+        self.agent_status = agent_status
+        self.metrics = metrics if metrics is not None else Metrics()
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    # -- audit -----------------------------------------------------------------------------
+
+    def _audit(self, event: DecisionEvent) -> bool:
+        if self.audit is None:
+            return True
+        try:
+            self.audit.append(event)
+        except Exception:  # an unrecorded decision must not take effect
+            log.exception("audit append failed; the call is refused")
+            return False
+        return True
+
+    def _event(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        effect: str,
+        reasons: Sequence[Mapping[str, Any]],
+        *,
+        request_id: str,
+        rule_ids: Sequence[str] = (),
+        findings: Sequence[Finding] = (),
+        policy_version: str = "",
+        latency_us: int = 0,
+        approval_id: str | None = None,
+    ) -> DecisionEvent:
+        redaction = self.audit.redaction if self.audit is not None else None
+        return DecisionEvent(
+            agent=caller.agent,
+            tool=tool,
+            effect=effect,
+            time=self._clock(),
+            request_id=request_id,
+            args_digest=redaction.digest(args) if redaction is not None else "",
+            args=redaction.redact_args(args) if redaction is not None else {},
+            server=server,
+            session_id=caller.session,
+            acting_for=caller.acting_for,
+            delegation=caller.delegation,
+            source_ip=caller.source_ip,
+            rule_ids=tuple(rule_ids),
+            reasons=tuple(
+                redaction.redact_value(dict(r)) if redaction is not None else dict(r)
+                for r in reasons
+            ),
+            findings=tuple(f.to_dict() for f in findings),
+            policy_version=policy_version,
+            latency_us=latency_us,
+            approval_id=approval_id,
+        )
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def may_ever_call(self, caller: Caller, server: str, tool: str) -> bool:
+        if self.agent_status is not None and not self.agent_status.active(caller.agent):
+            return False
+        return may_ever_call(self.gate.policy, caller.agent, server, tool)
+
+    def authorize_call(
+        self, caller: Caller, server: str, tool: str, args: Mapping[str, Any]
+    ) -> CallOutcome:
+        started = time.perf_counter_ns()
+        request_id = uuid.uuid4().hex
+        try:
+            if self.agent_status is not None and not self.agent_status.active(caller.agent):
+                return self.refuse(
+                    caller, server, tool, args, "agent_inactive", "the agent is not active"
+                )
+            decision = self.gate.authorize(
+                agent=caller.agent,
+                tool=tool,
+                args=args,
+                session=caller.session,
+                context=caller.context(),
+                server=server,
+            )
+            approval_id = (
+                "appr_" + uuid.uuid4().hex[:20]
+                if decision.effect is Effect.APPROVAL_REQUIRED
+                else None
+            )
+            latency = (time.perf_counter_ns() - started) // 1000
+            event = self._decision_event(
+                caller, server, tool, args, decision, request_id, latency, approval_id
+            )
+            if not self._audit(event):
+                self.metrics.count(server, tool, "deny", "audit_unavailable")
+                return CallOutcome("deny", "audit_unavailable", request_id)
+            if approval_id is not None and self.audit is not None:
+                self._lifecycle(
+                    LifecycleKind.APPROVAL_REQUESTED,
+                    caller,
+                    approval_id,
+                    {"server": server, "tool": tool, "request_id": request_id},
+                )
+            code = decision.reasons[0].code.value if decision.reasons else decision.effect.value
+            self.metrics.count(server, tool, decision.effect.value, code)
+            self.metrics.observe(server, latency)
+            return CallOutcome(decision.effect.value, code, request_id, approval_id)
+        except Exception:
+            log.exception("authorization failed; denied")
+            self.metrics.count(server, tool, "deny", "evaluation_error")
+            return CallOutcome("deny", "evaluation_error", request_id)
+
+    def _decision_event(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        decision: Decision,
+        request_id: str,
+        latency: int,
+        approval_id: str | None,
+    ) -> DecisionEvent:
+        if self.audit is not None:
+            request = Request(
+                agent=caller.agent,
+                tool=tool,
+                args=args,
+                now=self._clock(),
+                server=server,
+                context=caller.context(),
+            )
+            event = DecisionEvent.from_decision(
+                request,
+                decision,
+                request_id=request_id,
+                latency_us=latency,
+                session_id=caller.session,
+                redaction=self.audit.redaction,
+            )
+            if approval_id is not None:
+                return DecisionEvent.from_dict({**event.to_dict(), "approval_id": approval_id})
+            return event
+        return self._event(
+            caller, server, tool, args, decision.effect.value, [], request_id=request_id
+        )
+
+    def _lifecycle(
+        self, kind: LifecycleKind, caller: Caller, subject: str, details: Mapping[str, Any]
+    ) -> None:
+        if self.audit is None:
+            return
+        self.audit.record_lifecycle(
+            kind,
+            actor=caller.agent,
+            subject=subject,
+            details={**details, "session": caller.session, "delegation": list(caller.delegation)},
+        )
+
+    def refuse(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        code: str,
+        detail: str,
+        findings: Sequence[Finding] = (),
+    ) -> CallOutcome:
+        request_id = uuid.uuid4().hex
+        try:
+            event = self._event(
+                caller,
+                server,
+                tool,
+                args,
+                "deny",
+                [{"code": code, "message": detail, "rule_id": None}],
+                request_id=request_id,
+                findings=findings,
+                policy_version=self.gate.policy_version or "",
+            )
+            self._audit(event)
+        except Exception:
+            log.exception("could not audit a refusal")
+        self.metrics.count(server, tool, "deny", code)
+        return CallOutcome("deny", code, request_id)
+
+    def approval_answered(
+        self,
+        caller: Caller,
+        server: str,
+        tool: str,
+        args: Mapping[str, Any],
+        pending: CallOutcome,
+        *,
+        approved: bool,
+        by: str,
+    ) -> CallOutcome:
+        try:
+            self._lifecycle(
+                LifecycleKind.APPROVAL_DECIDED,
+                caller,
+                pending.approval_id or pending.request_id,
+                {"approved": approved, "by": by, "server": server, "tool": tool},
+            )
+            effect = "allow" if approved else "deny"
+            code = "approved_by_human" if approved else "approval_denied"
+            event = self._event(
+                caller,
+                server,
+                tool,
+                args,
+                effect,
+                [{"code": code, "message": f"approval answered by {by}", "rule_id": None}],
+                request_id=pending.request_id,
+                policy_version=self.gate.policy_version or "",
+                approval_id=pending.approval_id,
+            )
+            if not self._audit(event):
+                return CallOutcome("deny", "audit_unavailable", pending.request_id)
+            self.metrics.count(server, tool, effect, code)
+            return CallOutcome(effect, code, pending.request_id, pending.approval_id)  # type: ignore[arg-type]
+        except Exception:
+            log.exception("approval handling failed; denied")
+            return CallOutcome("deny", "evaluation_error", pending.request_id)
+
+    # -- content -------------------------------------------------------------------------------
+
+    def inspect_description(self, server: str, tool: str, description: str) -> list[Finding]:
+        if self.scanning.descriptions == "off":
+            return []
+        return description_findings(f"{server}/{tool}#description", description)
+
+    def inspect_output(
+        self, caller: Caller, server: str, source: str, texts: Sequence[str]
+    ) -> OutputOutcome:
+        try:
+            findings: list[Finding] = []
+            for index, text in enumerate(texts):
+                findings.extend(output_findings(f"{source}[{index}]", text))
+        except Exception:
+            log.exception("output scan failed; blocked")
+            return OutputOutcome("block")
+        if not findings:
+            return OutputOutcome("pass")
+        scanning = self.scanning
+        injection = [f for f in findings if f.category == "prompt_injection"]
+        secrets = [f for f in findings if f.category == "secret"]
+        block = (injection and scanning.injection == "block") or (
+            secrets and scanning.secrets == "block"
+        )
+        labelled = bool(injection) and scanning.injection != "off"
+        if labelled or block:
+            self.gate.label_session(caller.session, UNTRUSTED_LABEL)
+        action: Literal["pass", "redact", "block"] = (
+            "block" if block else "redact" if secrets and scanning.secrets == "redact" else "pass"
+        )
+        code = {"block": "output_blocked", "redact": "output_redacted", "pass": "output_flagged"}
+        event = self._event(
+            caller,
+            server,
+            source,
+            {},
+            "deny" if action == "block" else "allow",
+            [{"code": code[action], "message": f"{len(findings)} finding(s)", "rule_id": None}],
+            request_id=uuid.uuid4().hex,
+            findings=findings,
+            policy_version=self.gate.policy_version or "",
+        )
+        if not self._audit(event) and action != "block":
+            return OutputOutcome("block", tuple(findings), labelled)
+        self.metrics.count(server, source, "output", code[action])
+        return OutputOutcome(action, tuple(findings), labelled)
