@@ -94,9 +94,12 @@ def gateway(
         raise UsageError(f"upstream `{target.name}` is not a command; use `ztgate gateway serve`")
     runtime = open_runtime(cfg)
     try:
-        anyio.run(lambda: serve_stdio(runtime, target, agent=agent))
+        relay = anyio.run(lambda: serve_stdio(runtime, target, agent=agent))
     finally:
         runtime.close()
+    if relay.ended_by == "upstream":
+        err_console.print(f"error: upstream `{target.name}` closed the session", markup=False)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -23,6 +23,7 @@ ids with a random per-relay prefix that a client cannot predict.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
@@ -158,6 +159,7 @@ class Relay:
         self._progress: dict[Any, RequestId] = {}
         self._inflight: list[RequestId] = []
         self.stats = _Stats()
+        self.ended_by: str | None = None  # "client" or "upstream": who closed first
         self._down_write: Any = None
         self._up_write: Any = None
 
@@ -193,15 +195,21 @@ class Relay:
 
                 async def downstream() -> None:
                     await self._pump_down(down_read, tg)
+                    self.ended_by = self.ended_by or "client"
                     tg.cancel_scope.cancel()
 
                 async def upstream() -> None:
                     await self._pump_up(up_read, tg)
+                    self.ended_by = self.ended_by or "upstream"
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(downstream)
                 tg.start_soon(upstream)
         finally:
+            # Closing our write ends lets both transports finish their writer tasks.
+            for stream in (down_write, up_write):
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
             if self._on_close is not None:
                 self._on_close()
 

@@ -9,10 +9,12 @@ active, re-checked on every call.
 
 from __future__ import annotations
 
+import io
 import sys
 import uuid
 from typing import TextIO
 
+import anyio
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.server.stdio import stdio_server
 
@@ -20,6 +22,24 @@ from ztgate.gateway.authorizer import Caller
 from ztgate.gateway.config import Upstream
 from ztgate.gateway.relay import Relay
 from ztgate.gateway.runtime import Runtime
+
+
+class _StdinLines:
+    """Lines of this process's stdin, read on a worker thread that a cancellation may
+    abandon: when the upstream exits first, the gateway must stop without waiting for
+    the client to close its end."""
+
+    def __init__(self) -> None:
+        self._file = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+
+    def __aiter__(self) -> _StdinLines:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await anyio.to_thread.run_sync(self._file.readline, abandon_on_cancel=True)
+        if not line:
+            raise StopAsyncIteration
+        return line
 
 
 def upstream_parameters(upstream: Upstream) -> StdioServerParameters:
@@ -53,7 +73,7 @@ async def serve_stdio(
         offload=runtime.config.audit_durability == "strict",
     )
     async with (
-        stdio_server() as (down_read, down_write),
+        stdio_server(stdin=_StdinLines()) as (down_read, down_write),  # type: ignore[arg-type]
         stdio_client(upstream_parameters(upstream), errlog=errlog) as (up_read, up_write),
     ):
         await relay.run(down_read, down_write, up_read, up_write)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
-import pytest
 from mcp import ClientSession
 from mcp.client.stdio import stdio_client
 
