@@ -89,9 +89,9 @@ class Setup:
         out = []
         for record in self.audit_events():
             event = record.get("event", record)
-            if record.get("type", event.get("type")) == "decision" or "effect" in event:
-                if tool is None or event.get("tool") == tool:
-                    out.append(event)
+            is_decision = record.get("type", event.get("type")) == "decision" or "effect" in event
+            if is_decision and (tool is None or event.get("tool") == tool):
+                out.append(event)
         return out
 
 

@@ -75,15 +75,18 @@ def test_filesystem_reads_inside_root_writes_and_outside_denied_and_audited(
             traversal = await session.call_tool(
                 "read_text_file", {"path": f"{root}/drafts/../../outside.txt"}
             )
-            assert traversal.is_error and "denied" in text_of(traversal)
+            assert traversal.is_error
+            assert "denied" in text_of(traversal)
 
             write = await session.call_tool(
                 "write_file", {"path": str(root / "created.txt"), "content": "x"}
             )
-            assert write.is_error and "denied" in text_of(write)
+            assert write.is_error
+            assert "denied" in text_of(write)
 
             hidden = await session.call_tool("move_file", {"source": "a", "destination": "b"})
-            assert hidden.is_error and "denied" in text_of(hidden)
+            assert hidden.is_error
+            assert "denied" in text_of(hidden)
 
             allowed_write = await session.call_tool(
                 "write_file", {"path": str(root / "drafts" / "ok.txt"), "content": "draft"}
