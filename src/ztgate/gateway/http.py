@@ -56,6 +56,7 @@ log = logging.getLogger("ztgate.gateway")
 SESSION_HEADER = "mcp-session-id"
 PRM_PATH = "/.well-known/oauth-protected-resource"
 MAX_SESSIONS = 1000
+SESSION_IDLE_TIMEOUT = 900.0  # seconds without a request in flight before a session ends
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,9 @@ class HttpGateway:
             )
             return
         session_id = uuid.uuid4().hex
-        transport = StreamableHTTPServerTransport(mcp_session_id=session_id)
+        transport = StreamableHTTPServerTransport(
+            mcp_session_id=session_id, idle_timeout=SESSION_IDLE_TIMEOUT
+        )
         self.sessions[session_id] = _Session(transport, principal, name)
         caller = Caller(
             agent=principal.agent,
@@ -307,8 +310,10 @@ class HttpGateway:
         try:
             async with transport.connect() as (down_read, down_write):
                 task_status.started()
-                async with upstream_streams(upstream) as (up_read, up_write):
-                    await relay.run(down_read, down_write, up_read, up_write)
+                idle = transport.idle_scope or anyio.CancelScope()
+                with idle:
+                    async with upstream_streams(upstream) as (up_read, up_write):
+                        await relay.run(down_read, down_write, up_read, up_write)
         except Exception:
             log.exception("session %s ended with an error", session_id)
         finally:
