@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     scale_result = None
     if not args.no_scale:
         peers = [] if args.no_peer_scale else [n for n in names if n != "ztgate"]
-        scale_result = runner.run_scale(args.quick, count, args.seed + 1, warmup, small, peers, log)
+        scale_result = runner.run_scale(
+            args.quick, requests, count, args.seed + 1, warmup, small, peers, log
+        )
         results["scale"] = scale_result
     results["targets"] = runner.targets(small, scale_result)
     if not args.no_modules:
@@ -126,9 +128,15 @@ def exit_status(results: dict[str, Any]) -> int:
     ours = engines["ztgate"]
     if ours.get("status") != "ok" or ours["disagreements"]:
         return 1
-    scale_ours = results.get("scale", {}).get("engines", {}).get("ztgate")
-    if scale_ours and (scale_ours.get("status") != "ok" or scale_ours["disagreements"]):
-        return 1
+    scale = results.get("scale")
+    if scale:
+        for res in (
+            scale["same_requests"]["ztgate"],
+            scale["novel_tools"]["ztgate"],
+            scale["generated"]["engines"].get("ztgate", {"status": "skipped"}),
+        ):
+            if res.get("status") != "ok" or res["disagreements"]:
+                return 1
     return 0
 
 

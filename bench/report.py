@@ -95,16 +95,43 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
     scale = results.get("scale")
     if scale:
         console.print(
+            f"scale: {scale['agents']:,} agents, {scale['blueprints']} blueprints, "
+            f"{scale['generated_rules']:,} generated rules plus {scale['includes']} "
+            f"({scale['policy_file_bytes'] // 1024:,} KiB); "
+            f"Gate.from_file took {scale['ztgate_load_s']} s"
+        )
+        same = scale["same_requests"]["ztgate"]
+        console.print(engines_table("scale: the same bench-finance requests", {"ztgate": same}))
+        if "p50_ratio_scale_over_small" in same:
+            console.print(f"  p50 scale / p50 small: {same['p50_ratio_scale_over_small']}")
+        generated = scale["generated"]
+        console.print(
+            engines_table("scale: generated mixed workload, large policy", generated["engines"])
+        )
+        base = generated["baseline"]
+        console.print(
             engines_table(
-                f"scale: {scale['agents']:,} agents, {scale['blueprints']} blueprints, "
-                f"{scale['rules']:,} rules ({scale['policy_file_bytes'] // 1024:,} KiB policy)",
-                scale["engines"],
+                f"baseline: the same generator on {base['agents']} agents and "
+                f"{base['rules']} rules",
+                base["engines"],
             )
         )
-        for name, res in scale["engines"].items():
-            if res.get("status") == "ok":
-                ratio = res.get("p50_ratio_scale_over_small", "-")
-                console.print(f"  {name}: set-up {res['setup_s']} s, p50 scale / p50 small {ratio}")
+        for name, res in generated["engines"].items():
+            if "p50_ratio_scale_over_baseline" in res:
+                console.print(
+                    f"  {name}: p50 large / p50 baseline {res['p50_ratio_scale_over_baseline']}"
+                    + (f" (set-up {res['setup_s']} s)" if "setup_s" in res else "")
+                )
+            warm = res.get("warm")
+            if warm:
+                base_warm = base["engines"].get(name, {}).get("warm", {})
+                console.print(
+                    f"  {name} with warm caches: p50 {warm['p50_us']:.2f} µs, "
+                    f"p99 {warm['p99_us']:.2f} µs (baseline p50 "
+                    f"{base_warm.get('p50_us', float('nan')):.2f} µs); p50 large / baseline "
+                    f"{warm.get('p50_ratio_scale_over_baseline', '-')}"
+                )
+        console.print(engines_table("scale: never-seen tool names", scale["novel_tools"]))
     checks = results.get("targets", {})
     if isinstance(checks, dict) and checks:
         table = Table(title="targets")

@@ -10,11 +10,12 @@ so that "forbid wins" is exercised at scale too.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import workload
 from bench.workload import BenchRequest
 
 # Names are short on purpose: 100,000 agents must fit the loader's document size cap.
@@ -196,15 +197,61 @@ def policy_document(spec: ScaleSpec) -> dict[str, Any]:
     return {"version": 1, "blueprints": blueprints, "agents": agents, "policies": policies}
 
 
-def write_policy(spec: ScaleSpec, directory: Path) -> Path:
+def combined_document(spec: ScaleSpec, base: Mapping[str, Any]) -> dict[str, Any]:
+    """The generated policy with ``base`` (the bench-finance policy) folded in.
+
+    The bench-finance agents, blueprints and rules keep their meaning in the combined
+    policy (no generated name collides with theirs), so the exact bench-finance requests
+    can be replayed against it: the only thing that changes is the size of the policy.
+    """
+    doc = policy_document(spec)
+    for key in ("blueprints", "agents"):
+        clash = set(doc[key]) & set(base.get(key, {}))
+        if clash:
+            raise ValueError(f"generated {key} collide with the base policy: {sorted(clash)}")
+        doc[key] = {**base.get(key, {}), **doc[key]}
+    doc["policies"] = [*base.get("policies", []), *doc["policies"]]
+    return doc
+
+
+def combined_reference(spec: ScaleSpec) -> Callable[[str, str, Mapping[str, Any]], bool]:
+    """The meaning of :func:`combined_document`: bench-finance for its agents, else the spec."""
+
+    def decide(agent: str, tool: str, args: Mapping[str, Any]) -> bool:
+        if tool == workload.FORBIDDEN_TOOL:
+            return False
+        if agent in workload.AGENT_BLUEPRINTS:
+            return workload.reference(agent, tool, args)
+        return spec.reference(agent, tool, args)
+
+    return decide
+
+
+def write_policy(spec: ScaleSpec, directory: Path, base: Mapping[str, Any] | None = None) -> Path:
     """Write the policy as compact block YAML: one flow mapping per agent and per rule.
 
     Every name the generator makes is a plain YAML scalar, so no quoting is needed; a
-    test checks that the text loads back to exactly :func:`policy_document`.
+    test checks that the text loads back to exactly the document.
     """
+    doc = policy_document(spec) if base is None else combined_document(spec, base)
     path = directory / "scale-policy.yaml"
-    path.write_text(policy_yaml(policy_document(spec)), encoding="utf-8")
+    path.write_text(policy_yaml(doc), encoding="utf-8")
     return path
+
+
+def novel_tool_requests(spec: ScaleSpec, count: int, seed: int) -> list[BenchRequest]:
+    """Known agents calling tool names no rule mentions, each name seen once.
+
+    Tool names come from callers; this measures what a never-seen name costs.
+    """
+    rng = random.Random(seed)
+    out = []
+    for i in range(count):
+        agent = spec.agent_name(rng.randrange(spec.agents))
+        tool = f"n{seed % 1000:03d}-{i:06d}"
+        args = {"amount": 1, "recipient": RECIPIENT_POOL[0]}
+        out.append(BenchRequest("novel_tool", agent, tool, args, spec.reference(agent, tool, args)))
+    return out
 
 
 def policy_yaml(doc: Mapping[str, Any]) -> str:

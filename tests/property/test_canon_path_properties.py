@@ -143,3 +143,11 @@ def test_dot_and_slash_soup_only_raises_canonicalization_error(raw: str) -> None
     for reading in readings:
         # Each reading is already resolved: reading it again finds it unchanged.
         assert reading in path_interpretations(reading)
+
+
+@given(st.text(alphabet="/.ab", max_size=30).map(lambda s: "/" + s))
+def test_plain_ascii_paths_resolve_like_posix_normpath(raw: str) -> None:
+    expected = posixpath.normpath(raw)
+    if expected.startswith("//"):
+        expected = "/" + expected.lstrip("/")  # POSIX keeps a leading "//"; we collapse it
+    assert canonical_path(raw) == expected

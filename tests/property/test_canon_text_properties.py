@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ztgate.core.canon.email import parse_email
@@ -75,3 +77,71 @@ def test_parse_email_only_raises_canonicalization_error_and_is_idempotent(raw: s
 def test_plain_addresses_parse_to_themselves(local: str, domain: str) -> None:
     address = parse_email(f"{local}@{domain}")
     assert (address.local, address.domain) == (local, domain)
+
+
+def _reference_kind(ch: str) -> str | None:
+    """The invisible-character rules, restated independently of the implementation."""
+    cp = ord(ch)
+    if (cp < 0x20 and ch not in "\t\n\r") or 0x7F <= cp <= 0x9F:
+        return "control"
+    if 0xE0000 <= cp <= 0xE007F:
+        return "tag"
+    if 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF or cp in (0x180B, 0x180C, 0x180D, 0x180F):
+        return "variation_selector"
+    if cp in (0x061C, 0x200E, 0x200F) or 0x202A <= cp <= 0x202E or 0x2066 <= cp <= 0x2069:
+        return "bidi"
+    if cp in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x180E, 0x034F, 0x115F, 0x1160, 0x17B4):
+        return "zero_width"
+    if cp in (0x17B5, 0x3164, 0xFFA0):
+        return "zero_width"
+    if cp == 0x2065 or 0xFFF0 <= cp <= 0xFFF8 or 0xE0080 <= cp <= 0xE0FFF:
+        return "format"  # reserved default-ignorable
+    if unicodedata.category(ch) == "Cf":
+        return "format"
+    return None
+
+
+# ASCII, sparse and dense non-ASCII (to exercise both scanning strategies) and hidden text.
+SCAN_ALPHABET = st.sampled_from(
+    [
+        *"abc \n\t.",
+        *"\u00e9\u00fc\u00df",
+        *"\u4e2d\u6587\u5b57",
+        *HIDDEN,
+        "\u0600",
+        "\U0001d173",
+        "\u2065",
+        "\U000e0080",
+    ]
+)
+
+
+@settings(max_examples=300)
+@given(st.one_of(st.text(SCAN_ALPHABET, max_size=600), st.text(max_size=300)))
+def test_find_invisible_matches_an_independent_reference(raw: str) -> None:
+    expected = [(i, ord(ch), k) for i, ch in enumerate(raw) if (k := _reference_kind(ch))]
+    found = [(f.index, f.codepoint, f.kind) for f in find_invisible(raw)]
+    assert found == expected
+    assert has_invisible(raw) is bool(expected)
+
+
+# Characters NFKC lengthens (up to eighteen-fold), shortens, or composes with neighbours.
+EXPANDING = st.sampled_from(
+    [
+        *"a\u00e9e\u0301\u0327\ufdfa\ufb01\u3300\u2474\u1100\u1161\u11a8\uac00",
+        *"\u00bd\u0dd9\u0dcf\u2026\u2025\u33ff\u0344\u1e9b\u0f73\u1fee\u0385",
+    ]
+)
+
+
+# The first call builds the weight table once; no per-example deadline.
+@settings(max_examples=400, deadline=None)
+@given(st.text(EXPANDING, max_size=40), st.integers(1, 120))
+def test_length_limit_after_folding_is_exact(raw: str, max_length: int) -> None:
+    expected = unicodedata.normalize("NFKC", raw)
+    if len(raw) > max_length or len(expected) > max_length:
+        with pytest.raises(CanonicalizationError) as info:
+            canonical_string(raw, max_length=max_length)
+        assert info.value.reason == "too_long"
+    else:
+        assert canonical_string(raw, max_length=max_length) == expected

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ztgate.audit.canonical import canonical_text
@@ -26,10 +26,10 @@ from ztgate.audit.events import (
     DecisionEvent,
     LifecycleEvent,
     format_time,
-    parse_time,
 )
 
 FORMAT_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENESIS = "0" * 64
 
 
@@ -69,7 +69,9 @@ def index_fields(record_type: str, event: Mapping[str, Any]) -> tuple[str | None
 
 
 def time_us(value: datetime) -> int:
-    return int(value.timestamp()) * 1_000_000 + value.microsecond
+    """Microseconds since the epoch, exactly (no float rounding)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def build_record(seq: int, prev_hash: str, event: AuditEvent, now: datetime) -> StoredRecord:
@@ -93,7 +95,7 @@ def build_record(seq: int, prev_hash: str, event: AuditEvent, now: datetime) -> 
         prev_hash=prev_hash,
         hash=hashlib.sha256(text.encode("ascii")).hexdigest(),
         record=text,
-        time_us=time_us(parse_time(stamp)),
+        time_us=time_us(now),
         type=record_type,
         agent=agent,
         tool=tool,

@@ -15,7 +15,7 @@ from typing import Any
 
 from ztgate.audit.canonical import to_jsonable
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
-from ztgate.core.models import Decision, Request
+from ztgate.core.models import EMPTY_CONTEXT, Context, Decision, Request
 from ztgate.errors import AuditError
 
 EVENT_DECISION = "decision"
@@ -53,7 +53,15 @@ def _utc(value: datetime) -> datetime:
 
 def format_time(value: datetime) -> str:
     """RFC 3339 UTC with microseconds and a ``Z``: one spelling, so hashes are stable."""
-    return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    v = _utc(value)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
+        f"{v.second:02d}.{v.microsecond:06d}Z"
+    )
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def parse_time(text: str) -> datetime:
@@ -94,6 +102,9 @@ class DecisionEvent:
     latency_us: int = 0
     approval_id: str | None = None
     shadow: Mapping[str, Any] | None = None
+    # Set by the factories, whose output is already plain JSON data, so that encoding
+    # does not walk it a second time on the hot path.
+    plain: bool = field(default=False, repr=False, compare=False)
 
     type = EVENT_DECISION
 
@@ -118,6 +129,40 @@ class DecisionEvent:
 
         The digest covers the raw arguments; only the redacted copy is kept.
         """
+        return cls.from_call(
+            agent=request.agent,
+            tool=request.tool,
+            args=request.args,
+            decision=decision,
+            time=time if time is not None else request.now,
+            request_id=request_id,
+            server=request.server,
+            context=request.context,
+            session_id=session_id,
+            latency_us=latency_us,
+            findings=findings,
+            redaction=redaction,
+        )
+
+    @classmethod
+    def from_call(
+        cls,
+        *,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any] | None,
+        decision: Decision,
+        time: datetime,
+        request_id: str,
+        server: str | None = None,
+        context: Context | None = None,
+        session_id: str | None = None,
+        latency_us: int = 0,
+        findings: Sequence[Mapping[str, Any]] = (),
+        redaction: RedactionPolicy = DEFAULT_REDACTION,
+    ) -> DecisionEvent:
+        """Same as :meth:`from_decision` from the call's parts, for callers (like
+        ``Gate.authorize``) that never build a :class:`Request`."""
         shadow = None
         if decision.shadow is not None:
             shadow = {
@@ -125,30 +170,40 @@ class DecisionEvent:
                 "rule_ids": list(decision.shadow.rule_ids),
                 "reasons": [r.to_dict() for r in decision.shadow.reasons],
             }
-        ctx = request.context
+        ctx = context if context is not None else EMPTY_CONTEXT
+        raw_args: Mapping[str, Any] = args if args is not None else {}
         return cls(
-            agent=request.agent,
-            tool=request.tool,
+            agent=agent,
+            tool=tool,
             effect=decision.effect.value,
-            time=time if time is not None else request.now,
+            time=time,
             request_id=request_id,
-            args_digest=redaction.digest(request.args),
-            args=redaction.redact_args(request.args),
-            server=request.server,
+            args_digest=redaction.digest(raw_args),
+            args=redaction.redact_args(raw_args),
+            server=server,
             session_id=session_id,
             acting_for=ctx.acting_for,
             delegation=tuple(ctx.delegation),
             source_ip=ctx.source_ip,
             rule_ids=tuple(decision.rule_ids),
-            reasons=tuple(redaction.redact_value(r.to_dict()) for r in decision.reasons),
-            findings=tuple(redaction.redact_value(dict(f)) for f in findings),
+            reasons=tuple(
+                {
+                    "code": r.code.value,
+                    "message": redaction.redact_text(r.message),
+                    "rule_id": r.rule_id,
+                }
+                for r in decision.reasons
+            ),
+            findings=tuple(redaction.redact_value(f) for f in findings),
             policy_version=decision.policy_version,
             latency_us=int(latency_us),
             approval_id=decision.approval_id,
             shadow=redaction.redact_value(shadow) if shadow is not None else None,
+            plain=True,
         )
 
     def to_dict(self) -> dict[str, Any]:
+        convert = _as_is if self.plain else to_jsonable
         out: dict[str, Any] = {
             "agent": self.agent,
             "tool": self.tool,
@@ -156,19 +211,19 @@ class DecisionEvent:
             "time": format_time(self.time),
             "request_id": self.request_id,
             "args_digest": self.args_digest,
-            "args": to_jsonable(self.args),
+            "args": convert(self.args),
             "server": self.server,
             "session_id": self.session_id,
             "acting_for": self.acting_for,
             "delegation": list(self.delegation),
             "source_ip": self.source_ip,
             "rule_ids": list(self.rule_ids),
-            "reasons": to_jsonable(list(self.reasons)),
-            "findings": to_jsonable(list(self.findings)),
+            "reasons": convert(list(self.reasons)),
+            "findings": convert(list(self.findings)),
             "policy_version": self.policy_version,
             "latency_us": int(self.latency_us),
             "approval_id": self.approval_id,
-            "shadow": to_jsonable(self.shadow),
+            "shadow": convert(self.shadow),
         }
         return out
 

@@ -16,9 +16,13 @@ service denies instead of deciding without an audit trail.
 
 from __future__ import annotations
 
+import atexit
+import functools
+import json
 import logging
 import threading
 import time as _time
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -37,7 +41,7 @@ from ztgate.audit.events import (
 )
 from ztgate.audit.merkle import Frontier
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
-from ztgate.core.models import Decision, Request
+from ztgate.core.models import Context, Decision, Request
 from ztgate.errors import AuditError, IntegrityError, UsageError
 
 Durability = Literal["strict", "batched"]
@@ -94,9 +98,14 @@ class AuditLog:
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._seq, self._head = backend.head()
-        self._check_tail()
-        self._frontier = self._rebuild_frontier()
+        backend.acquire_writer()
+        try:
+            self._seq, self._head = backend.head()
+            self._check_tail()
+            self._frontier = self._rebuild_frontier()
+        except BaseException:
+            backend.release_writer()
+            raise
         self._durable_seq = self._seq
         self._durable_head = self._head
         self._checkpointed_seq = -1
@@ -117,6 +126,9 @@ class AuditLog:
             target=self._run, name=f"ztgate-audit-{durability}", daemon=True
         )
         self._thread.start()
+        # A program that exits without close() still flushes and seals its log.
+        self._atexit_hook = functools.partial(_close_at_exit, weakref.ref(self))
+        atexit.register(self._atexit_hook)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -148,8 +160,6 @@ class AuditLog:
                     f"a checkpoint covers {size} records but the log ends at record "
                     f"{self._seq}: the log was truncated"
                 )
-            import json
-
             frontier = Frontier.from_json(size, json.loads(data))
             start = size
         for _, record_hash in self.backend.hashes(start, self._seq):
@@ -215,6 +225,39 @@ class AuditLog:
             )
         )
 
+    def record_call(
+        self,
+        *,
+        agent: str,
+        tool: str,
+        args: Mapping[str, Any] | None,
+        decision: Decision,
+        request_id: str,
+        now: datetime | None = None,
+        server: str | None = None,
+        context: Context | None = None,
+        session_id: str | None = None,
+        latency_us: int = 0,
+        findings: Sequence[Mapping[str, Any]] = (),
+    ) -> Receipt:
+        """:meth:`record_decision` for callers holding the call's parts, not a Request."""
+        return self.append(
+            DecisionEvent.from_call(
+                agent=agent,
+                tool=tool,
+                args=args,
+                decision=decision,
+                time=now if now is not None else self._clock(),
+                request_id=request_id,
+                server=server,
+                context=context,
+                session_id=session_id,
+                latency_us=latency_us,
+                findings=findings,
+                redaction=self.redaction,
+            )
+        )
+
     def record_lifecycle(
         self,
         kind: LifecycleKind | str,
@@ -269,21 +312,27 @@ class AuditLog:
 
     def checkpoint(self) -> Checkpoint:
         """Write a signed checkpoint over everything appended so far, now."""
+        with self._lock:
+            self._check_usable()
         self.flush()
         if self.durability == "strict":
             with self._lock:
                 return self._checkpoint_durable()
         with self._cond:
-            self._checkpoint_request = threading.Event()
+            if self._checkpoint_request is None:  # concurrent callers share one request
+                self._checkpoint_request = threading.Event()
             request = self._checkpoint_request
             self._flush_wanted = True
             self._cond.notify_all()
         request.wait()
         if self._failed is not None:
             raise AuditError(f"audit log write failed: {self._failed}")
+        if self._checkpoint_error is not None:
+            raise AuditError(f"checkpoint failed: {self._checkpoint_error}")
         return self._last_checkpoint
 
     _checkpoint_request: threading.Event | None = None
+    _checkpoint_error: AuditError | None = None
     _last_checkpoint: Checkpoint
 
     def _checkpoint_durable(self) -> Checkpoint:
@@ -393,8 +442,10 @@ class AuditLog:
                     or self._checkpoint_due_by_time()
                 ):
                     self._checkpoint_durable()
+                    self._checkpoint_error = None
             except AuditError as error:
                 _log.error("audit checkpoint failed: %s", error)
+                self._checkpoint_error = error
             finally:
                 if request is not None:
                     request.set()
@@ -442,6 +493,7 @@ class AuditLog:
         """Flush, write a final signed checkpoint, export it, release the backend."""
         if self._closed:
             return
+        atexit.unregister(self._atexit_hook)
         error: BaseException | None = None
         try:
             self.flush()
@@ -459,6 +511,7 @@ class AuditLog:
         finally:
             self._drain_exports(final=True)
             self._closed = True
+            self.backend.release_writer()
             if self._owns_backend:
                 self.backend.close()
         if error is not None:
@@ -469,6 +522,15 @@ class AuditLog:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def _close_at_exit(ref: weakref.ReferenceType[AuditLog]) -> None:
+    log = ref()
+    if log is not None and not log._closed:
+        try:
+            log.close()
+        except AuditError as error:
+            _log.error("closing the audit log at exit failed: %s", error)
 
 
 __all__ = ["GENESIS", "AuditLog", "CheckpointExporter", "Durability", "Receipt"]

@@ -17,13 +17,24 @@ record's chain hash) travel under ``unmapped.ztgate`` so nothing is lost in tran
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from ztgate._version import __version__
 from ztgate.audit.events import EVENT_DECISION, LifecycleKind, parse_time
 
 OCSF_VERSION = "1.8.0"
-PRODUCT = {"name": "ztgate", "vendor_name": "ztgate", "version": __version__}
+
+
+def _product_version() -> str:
+    # Read from the installed distribution: importing ``ztgate`` itself would pull the
+    # service layer into a capability module.
+    try:
+        return version("ztgate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+PRODUCT = {"name": "ztgate", "vendor_name": "ztgate", "version": _product_version()}
 
 API_ACTIVITY = 6003
 DETECTION_FINDING = 2004
@@ -170,8 +181,9 @@ def _finding(
     index: int,
 ) -> dict[str, Any]:
     severity_id = _SEVERITY.get(str(finding.get("severity", "medium")).lower(), 99)
-    scanner = str(finding.get("scanner") or finding.get("source") or "scanner")
-    rule = str(finding.get("rule") or finding.get("kind") or finding.get("type") or scanner)
+    # ztgate.guard findings carry ``type`` (the family) and ``kind`` (the detector).
+    scanner = str(finding.get("scanner") or finding.get("type") or "scanner")
+    rule = str(finding.get("rule") or finding.get("kind") or scanner)
     title = str(finding.get("title") or f"{scanner}: {rule}")
     time_field = e.get("time") or record["time"]
     out: dict[str, Any] = {
@@ -188,7 +200,7 @@ def _finding(
         "severity": _SEVERITY_NAME[severity_id],
         "status_id": 1,
         "status": "New",
-        "message": str(finding.get("message") or title),
+        "message": str(finding.get("message") or finding.get("detail") or title),
         "metadata": _metadata(record, record_hash),
         "finding_info": {
             "uid": f"{record_hash}:{index}",
@@ -215,6 +227,13 @@ def _finding(
             }
         },
     }
+    confidence = finding.get("confidence")
+    if (
+        isinstance(confidence, int | float)
+        and not isinstance(confidence, bool)
+        and 0 <= confidence <= 1
+    ):
+        out["confidence_score"] = round(confidence * 100)
     return out
 
 

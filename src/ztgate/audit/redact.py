@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ztgate.audit.canonical import canonical_bytes, to_jsonable
+from ztgate.errors import AuditError
 
 MASK = "[redacted]"
 
@@ -81,13 +82,28 @@ DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
 )
 
 
+# Every built-in pattern contains one of these literals (the last group case-folded), so a
+# string with none of them cannot match and skips the full scan: most arguments are not
+# secrets, and one literal search keeps redaction cheap on the decision hot path.
+_MARKERS = re.compile(
+    r"AKIA|ASIA|gh|github_pat_|xox|k_live_|k_test_|sk-|AIza|eyJ|-----BEGIN|://"
+    r"|(?i:bearer|pass|pwd|secret|key|token)"
+)
+
+
+def _might_contain_secret(text: str) -> bool:
+    return len(text) >= 8 and _MARKERS.search(text) is not None
+
+
 def builtin_secret_detector(text: str) -> bool:
     """True when ``text`` contains a common credential shape."""
-    return _BUILTIN_RE.search(text) is not None
+    return _might_contain_secret(text) and _BUILTIN_RE.search(text) is not None
 
 
 def mask_builtin_secrets(text: str) -> str:
     """Replace every built-in credential match in ``text`` with :data:`MASK`."""
+    if not _might_contain_secret(text):
+        return text
     return _BUILTIN_RE.sub(MASK, text)
 
 
@@ -103,9 +119,9 @@ class RedactionPolicy:
     """What to remove from arguments before they are logged.
 
     ``drop`` paths are removed entirely; ``mask`` paths keep their key with the value
-    replaced by :data:`MASK`. ``secret_detector`` (default: the built-in one) decides
-    whether a string holds a secret; with the built-in detector only the matching span is
-    masked, with an injected detector the whole string is. ``digest_key``, when set, turns
+    replaced by :data:`MASK`. The built-in detector masks every matching span; an
+    injected ``secret_detector`` (the guard package's, say) runs on top of it and masks
+    the whole string when it fires. ``digest_key``, when set, turns
     the argument digest into an HMAC so that short secrets cannot be recovered from the
     digest by guessing.
     """
@@ -127,23 +143,27 @@ class RedactionPolicy:
     # -- public API -------------------------------------------------------------------
 
     def redact_args(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """A JSON-ready copy of ``args`` with paths dropped/masked and secrets masked."""
-        plain = to_jsonable(args)
-        if not isinstance(plain, dict):
-            plain = {"value": plain}
-        out = self._walk(plain, ())
+        """A JSON-ready copy of ``args`` with paths dropped/masked and secrets masked.
+
+        One pass over the raw value: type conversion, path rules and secret masking
+        happen together, because this runs on the decision hot path.
+        """
+        path: tuple[str, ...] | None = () if (self._drop or self._mask) else None
+        out = self._walk(args if isinstance(args, Mapping) else {"value": args}, path, 0)
         assert isinstance(out, dict)
         return out
 
     def redact_value(self, value: Any) -> Any:
-        """Mask secrets in any JSON-ready value (no path rules): findings, details."""
-        return self._walk(to_jsonable(value), None)
+        """Mask secrets in any value (no path rules): findings, reasons, details."""
+        return self._walk(value, None, 0)
 
     def redact_text(self, text: str) -> str:
+        """Built-in spans masked first; an injected detector that fires masks the rest."""
+        masked = mask_builtin_secrets(text)
         if self.secret_detector is None:
-            return mask_builtin_secrets(text)
+            return masked
         try:
-            return MASK if self.secret_detector(text) else text
+            return MASK if self.secret_detector(masked) else masked
         except Exception:
             # An injected detector that fails must not let the text through in clear.
             return MASK
@@ -154,7 +174,10 @@ class RedactionPolicy:
         Lets an operator prove which exact arguments were presented without the log
         holding them. ``sha256:`` by default, ``hmac-sha256:`` with a ``digest_key``.
         """
-        data = canonical_bytes(to_jsonable(args))
+        try:
+            data = canonical_bytes(args)  # fast path: already plain JSON data
+        except AuditError:
+            data = canonical_bytes(to_jsonable(args))
         if self.digest_key is None:
             return "sha256:" + hashlib.sha256(data).hexdigest()
         return "hmac-sha256:" + hmac.new(self.digest_key, data, hashlib.sha256).hexdigest()
@@ -168,10 +191,17 @@ class RedactionPolicy:
                     return verdict
         return None
 
-    def _walk(self, value: Any, path: tuple[str, ...] | None) -> Any:
-        if isinstance(value, dict):
+    def _walk(self, value: Any, path: tuple[str, ...] | None, depth: int) -> Any:
+        if isinstance(value, str):
+            return self.redact_text(value)
+        if value is None or isinstance(value, bool | int):
+            return value
+        if depth > 64:
+            return "[too deep]"
+        if isinstance(value, Mapping):
             out: dict[str, Any] = {}
-            for key, item in value.items():
+            for raw_key, item in value.items():
+                key = raw_key if isinstance(raw_key, str) else str(to_jsonable(raw_key))
                 child = None if path is None else (*path, key)
                 verdict = None if child is None else self._rule_for(child)
                 if verdict == "drop":
@@ -179,20 +209,21 @@ class RedactionPolicy:
                 if verdict == "mask" or key.lower() in self.secret_keys:
                     out[key] = MASK
                     continue
-                out[key] = self._walk(item, child)
+                out[key] = self._walk(item, child, depth + 1)
             return out
-        if isinstance(value, list):
+        if isinstance(value, list | tuple):
             items = []
             for index, item in enumerate(value):
                 child = None if path is None else (*path, str(index))
                 verdict = None if child is None else self._rule_for(child)
                 if verdict == "drop":
                     continue
-                items.append(MASK if verdict == "mask" else self._walk(item, child))
+                items.append(MASK if verdict == "mask" else self._walk(item, child, depth + 1))
             return items
-        if isinstance(value, str):
-            return self.redact_text(value)
-        return value
+        # floats, sets, datetimes, bytes, enums and unknown objects: convert, then mask
+        # any text the conversion produced.
+        plain = to_jsonable(value)
+        return plain if isinstance(plain, float) else self._walk(plain, path, depth + 1)
 
 
 def _matches(rule: tuple[str, ...], path: tuple[str, ...]) -> bool:

@@ -265,3 +265,29 @@ class WebhookSink:
 
     def close(self) -> None:
         self._client.close()
+
+
+def sink_from_url(
+    url: str,
+    *,
+    fmt: SinkFormat = "jsonl",
+    shape: Literal["generic", "splunk_hec"] = "generic",
+    token: str | None = None,
+) -> Sink:
+    """Build a sink from a URL: ``file:PATH``, ``syslog+udp://host:port``,
+    ``syslog+tcp://host:port``, or an ``http(s)://`` webhook."""
+    from urllib.parse import urlsplit
+
+    if url.startswith("file:"):
+        return JsonlFileSink(Path(url[len("file:") :]), fmt=fmt)
+    parts = urlsplit(url)
+    if parts.scheme in ("syslog+udp", "syslog+tcp"):
+        if not parts.hostname or not parts.port:
+            raise UsageError(f"syslog sink `{url}` needs a host and a port")
+        transport: Literal["udp", "tcp"] = "udp" if parts.scheme == "syslog+udp" else "tcp"
+        return SyslogSink(parts.hostname, parts.port, transport=transport, fmt=fmt)
+    if parts.scheme in ("http", "https"):
+        return WebhookSink(url, shape=shape, fmt=fmt, token=token)
+    raise UsageError(
+        f"unsupported sink `{url}`: use file:PATH, syslog+udp://, syslog+tcp:// or http(s)://"
+    )

@@ -299,7 +299,9 @@ class ChainVerifier:
                 f"the log was truncated: a signed checkpoint covers {self._max_checkpoint} "
                 f"records but the log ends at record {report.records}",
             )
-        if report.failure is None and report.records and report.checkpoints == 0:
+        if report.failure is None and not report.records and not report.checkpoints:
+            report.warnings.append("the log is empty: no records and no checkpoints")
+        elif report.failure is None and report.records and report.checkpoints == 0:
             report.warnings.append("no signed checkpoint: the chain is intact but unsigned")
         elif report.failure is None and report.unsealed:
             report.warnings.append(

@@ -22,12 +22,16 @@ from ztgate.audit.config import (
     KEY_FILE,
     PUBLIC_KEY_FILE,
     open_log,
+    public_keys_for,
+    rotate_signing_key,
     signer_for,
     store_url,
 )
 from ztgate.audit.events import parse_time
 from ztgate.audit.ocsf import to_ocsf
 from ztgate.audit.proof import prove, verify_proof
+from ztgate.audit.shipper import Shipper
+from ztgate.audit.sinks import sink_from_url
 from ztgate.audit.verify import Report, export_line, verify_backend, verify_export
 from ztgate.cli._output import console, err_console, print_json
 from ztgate.errors import AuditError, IntegrityError, UsageError
@@ -37,7 +41,12 @@ app = typer.Typer(
 )
 
 DataDir = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Data directory (SQLite + key).")
-Store = typer.Option(None, "--store", help="Store URL, e.g. postgresql://host/db?schema=x.")
+Store = typer.Option(
+    None,
+    "--store",
+    envvar="ZTGATE_STORE",
+    help="Database URL (postgresql://host/db?schema=x) or data directory; overrides --data-dir.",
+)
 Json = typer.Option(False, "--json", help="Print machine-readable JSON.")
 Format = typer.Option("jsonl", "--format", help="Output format: jsonl or ocsf.")
 Output = Annotated[
@@ -66,7 +75,15 @@ def _parse_when(text: str | None, option: str) -> int | None:
         ) from None
 
 
+def _resolve(data_dir: Path, store: str | None) -> tuple[Path, str | None]:
+    """``--store`` names a database URL, or a data directory like ``--data-dir``."""
+    if store and "://" not in store:
+        return Path(store), None
+    return data_dir, store
+
+
 def _open_read(data_dir: Path, store: str | None) -> Backend:
+    data_dir, store = _resolve(data_dir, store)
     if store is None and not (data_dir / DB_FILE).exists():
         raise UsageError(f"no audit log at `{data_dir / DB_FILE}`")
     return open_backend(store_url(data_dir, store))
@@ -117,6 +134,9 @@ def _write(lines: Iterable[str], out: IO[str]) -> int:
 def _public_keys(data_dir: Path, files: list[Path] | None) -> list:  # type: ignore[type-arg]
     if files:
         return [load_public_key(_read(path)) for path in files]
+    ring = public_keys_for(data_dir)
+    if ring:
+        return ring
     public = data_dir / PUBLIC_KEY_FILE
     if public.exists():
         return [load_public_key(public.read_bytes())]
@@ -161,6 +181,7 @@ def verify(
     as_json: bool = Json,
 ) -> None:
     """Check the hash chain, Merkle roots and checkpoint signatures; exit 1 on tampering."""
+    data_dir, store = _resolve(data_dir, store)
     extra = [cp for path in checkpoints or () for cp in read_checkpoints_file(path)]
     if file is not None:
         if not checkpoints or not public_key:
@@ -273,6 +294,7 @@ def _paged_query(backend: Backend, flt: QueryFilter) -> Iterator[StoredRecord]:
 @app.command()
 def checkpoint(data_dir: Path = DataDir, store: str | None = Store, as_json: bool = Json) -> None:
     """Write a signed checkpoint over the log as it is now."""
+    data_dir, store = _resolve(data_dir, store)
     log = open_log(data_dir, store=store, checkpoint_interval=None)
     try:
         made = log.checkpoint()
@@ -336,3 +358,64 @@ def verify_proof_cmd(
         raise IntegrityError(f"proof `{proof}` is not JSON: {error}") from error
     seq = verify_proof(unverified, _public_keys(data_dir, public_key))
     console.print(f"ok: record {seq} is in the signed log", markup=False)
+
+
+@app.command()
+def ship(
+    sink: Annotated[
+        str,
+        typer.Argument(
+            help="file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT or http(s)://URL."
+        ),
+    ],
+    data_dir: Path = DataDir,
+    store: str | None = Store,
+    fmt: str = Format,
+    shape: Annotated[
+        str, typer.Option("--shape", help="Webhook body: generic or splunk_hec.")
+    ] = "generic",
+    token_env: Annotated[
+        str | None,
+        typer.Option("--token-env", help="Environment variable holding the webhook token."),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Ship what is there and exit (else follow).")
+    ] = False,
+) -> None:
+    """Deliver records to a SIEM sink from a persisted cursor (at least once, in order)."""
+    import os
+
+    if fmt not in ("jsonl", "ocsf"):
+        raise UsageError(f"unknown format `{fmt}`: use `jsonl` or `ocsf`")
+    if shape not in ("generic", "splunk_hec"):
+        raise UsageError(f"unknown webhook shape `{shape}`: use `generic` or `splunk_hec`")
+    token = os.environ.get(token_env) if token_env else None
+    if token_env and token is None:
+        raise UsageError(f"environment variable `{token_env}` is not set")
+    target = sink_from_url(sink, fmt=fmt, shape=shape, token=token)  # type: ignore[arg-type]
+    backend = _open_read(data_dir, store)
+    shipper = Shipper(backend, target)
+    try:
+        if once:
+            shipped = shipper.drain()
+            err_console.print(
+                f"shipped {shipped} records; cursor at {shipper.cursor}", markup=False
+            )
+            return
+        shipper.start()
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shipper.stop()
+        target.close()
+        backend.close()
+
+
+@app.command("rotate-key")
+def rotate_key(data_dir: Path = DataDir, store: str | None = Store) -> None:
+    """Replace the checkpoint-signing key; the old key signs off on the new one."""
+    data_dir, store = _resolve(data_dir, store)
+    old, new = rotate_signing_key(data_dir, store=store)
+    console.print(f"rotated checkpoint key {old} -> {new}", markup=False)

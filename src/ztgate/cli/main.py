@@ -37,7 +37,7 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import agent, audit, blueprint, demo, gateway, key, policy, token
+    from ztgate.cli import agent, audit, blueprint, demo, gateway, guard, key, policy, token
 
     app.add_typer(policy.app, name="policy")
     app.add_typer(demo.app, name="demo")
@@ -46,6 +46,7 @@ def _register() -> None:
     app.add_typer(blueprint.app, name="blueprint")
     app.add_typer(key.app, name="key")
     app.add_typer(token.app, name="token")
+    app.add_typer(guard.app, name="guard")
     app.add_typer(gateway.app, name="gateway")
 
 

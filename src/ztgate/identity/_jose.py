@@ -33,7 +33,18 @@ PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey | rsa.RSAPublic
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
 
 SIGNING_ALGORITHMS = ("EdDSA", "ES256")
-ALL_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+# RFC 9864 names Ed25519 by the fully specified identifier "Ed25519" and deprecates the
+# polymorphic "EdDSA"; both are accepted for Ed25519 keys, "EdDSA" is still what we emit
+# because most verifiers in the field only know that one.
+ACCESS_TOKEN_ALGORITHMS = ("EdDSA", "Ed25519", "ES256")
+ALL_ALGORITHMS = ("EdDSA", "Ed25519", "ES256", "RS256")
+
+
+def normalize_alg(alg: str) -> str:
+    """Map alias identifiers to the one the key registry uses (``Ed25519`` -> ``EdDSA``)."""
+    return "EdDSA" if alg == "Ed25519" else alg
+
+
 MIN_RSA_BITS = 2048
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 _ALLOWED_HEADER_MEMBERS = frozenset({"alg", "typ", "kid", "cty"})
@@ -62,9 +73,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment), object_pairs_hook=_no_duplicates)
+        value = _DECODER.decode(b64url_decode(segment).decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise RejectedError(
             "malformed", f"{what} is not a base64url JSON object: {error}"
@@ -115,6 +129,7 @@ def parse_compact(unverified_token: object, *, max_bytes: int) -> ParsedJWS:
 def verify_signature(parsed: ParsedJWS, alg: str, key: PublicKey) -> bool:
     """True if the signature is valid for ``alg`` with ``key``; never raises on bad input."""
     data, sig = parsed.signing_input, parsed.signature
+    alg = normalize_alg(alg)
     try:
         if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
             key.verify(sig, data)

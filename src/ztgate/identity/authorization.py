@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ztgate.errors import RejectedError
+from ztgate.errors import RejectedError, StoreError, UsageError
 from ztgate.identity import _jose
 from ztgate.identity.conditions import check_request, check_standing
 from ztgate.identity.federation import FederationVerifier
@@ -42,7 +42,7 @@ GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105
-CLIENT_ALGORITHMS = ("EdDSA", "ES256", "RS256")
+CLIENT_ALGORITHMS = ("EdDSA", "Ed25519", "ES256", "RS256")
 
 
 class OAuthError(RejectedError):
@@ -120,10 +120,12 @@ class AuthorizationServer:
             "token_endpoint_auth_signing_alg_values_supported": list(CLIENT_ALGORITHMS),
             "response_types_supported": [],
             "scopes_supported": [],
-            "access_token_signing_alg_values_supported": list(_jose.SIGNING_ALGORITHMS),
+            "access_token_signing_alg_values_supported": [self.keys.alg],
         }
 
     def jwks(self, now: datetime) -> dict[str, Any]:
+        """The published keys; a fresh store gets its first signing key here."""
+        self.keys.ensure(now)
         return self.keys.jwks(now)
 
     # -- the token endpoint ----------------------------------------------------------------
@@ -144,6 +146,21 @@ class AuthorizationServer:
                 "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise OAuthError("invalid_grant", error.reason, error.detail) from error
+        except UsageError as error:  # a registry record that no longer resolves
+            self._event(
+                "token.denied",
+                _printable(form.get("client_id")),
+                now,
+                "registry_inconsistent",
+                str(error),
+            )
+            raise OAuthError(
+                "invalid_client", "registry_inconsistent", str(error), status=401
+            ) from error
+        except StoreError as error:  # fail closed; nothing can be recorded either
+            raise OAuthError(
+                "temporarily_unavailable", "store_unavailable", str(error), status=503
+            ) from error
         self._event(
             "token.issued",
             issued.claims["client_id"],
@@ -206,10 +223,15 @@ class AuthorizationServer:
             return None
         if assertion_type != JWT_BEARER_ASSERTION or not assertion:
             raise _client_error("client_assertion_type_invalid", f"type `{assertion_type}`")
-        parsed = _jose.parse_compact(assertion, max_bytes=self.settings.max_token_bytes)
+        try:
+            parsed = _jose.parse_compact(assertion, max_bytes=self.settings.max_token_bytes)
+        except RejectedError as error:
+            raise _client_error(f"assertion_{error.reason}", error.detail) from error
         unverified_iss = parsed.payload.get("iss")
         client_id = form.get("client_id")
-        if isinstance(unverified_iss, str) and self.store.federation.get_trust(unverified_iss):
+        # Agent ids cannot contain ":", so an issuer that does (a URL) can only be an
+        # external workload issuer: route it to federation, which names it untrusted.
+        if isinstance(unverified_iss, str) and ":" in unverified_iss:
             client = self._federated(assertion, now=now)
         else:
             client = self._private_key_jwt(parsed, now=now)
@@ -241,7 +263,7 @@ class AuthorizationServer:
         verified = False
         for record in keys:
             key_alg, key = _jose.public_key_from_jwk(record.public_jwk)
-            if key_alg == alg and _jose.verify_signature(parsed, alg, key):
+            if key_alg == _jose.normalize_alg(alg) and _jose.verify_signature(parsed, alg, key):
                 verified = True
                 break
         if not verified:

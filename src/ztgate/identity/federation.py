@@ -167,7 +167,7 @@ class FederationVerifier:
                 "issuer_untrusted", f"issuer `{unverified_iss}` is not a trusted {kind} issuer"
             )
         alg = parsed.header["alg"]
-        if alg not in trust.algorithms:
+        if _jose.normalize_alg(alg) not in {_jose.normalize_alg(a) for a in trust.algorithms}:
             raise RejectedError("alg_not_allowed", f"algorithm `{alg}` not accepted for issuer")
         kid = parsed.header.get("kid")
         candidates = self._candidates(trust, kid, force=False)
@@ -176,7 +176,7 @@ class FederationVerifier:
         if not candidates:
             raise RejectedError("kid_unknown", f"issuer has no key `{kid}`")
         if not any(
-            key_alg == alg and _jose.verify_signature(parsed, alg, key)
+            key_alg == _jose.normalize_alg(alg) and _jose.verify_signature(parsed, alg, key)
             for key_alg, key in candidates
         ):
             raise RejectedError("signature_invalid", "external token signature does not verify")

@@ -38,7 +38,7 @@ class TokenSettings:
     max_chain_depth: int = 3
     max_token_bytes: int = 8192
     revocation_staleness: float = 0.25
-    client_assertion_max_lifetime: timedelta = timedelta(minutes=10)
+    client_assertion_max_lifetime: timedelta = timedelta(hours=1)
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -94,8 +94,12 @@ class TokenIssuer:
         not_after: datetime | None = None,
     ) -> IssuedToken:
         """Sign a token; ``actors`` is the delegation, current actor first."""
-        self.keys.ensure(now)
+        # The cached key set is refreshed whenever a verifier sharing these keys sees the
+        # store revision move; only a store without any signer costs a round trip here.
         snapshot = self.keys.snapshot()
+        if snapshot.signer is None or snapshot.signer_key is None:
+            self.keys.ensure(now)
+            snapshot = self.keys.snapshot(self.keys.store.revision())
         if snapshot.signer is None or snapshot.signer_key is None:  # pragma: no cover
             raise UsageError("no signing key available")
         expires = now + self.settings.lifetime

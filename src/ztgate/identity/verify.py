@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-from ztgate.errors import RejectedError, StoreError
+from ztgate.errors import RejectedError, StoreError, UsageError
 from ztgate.identity import _jose
 from ztgate.identity.conditions import (
     AccessConditions,
@@ -57,7 +58,7 @@ class VerifiedPrincipal:
     jti: str
     expires_at: datetime
     issued_at: datetime
-    claims: dict[str, Any]
+    claims: Mapping[str, Any]
 
     def context_fields(self) -> dict[str, Any]:
         """Keyword arguments for ``ztgate.core.models.Context``."""
@@ -78,12 +79,21 @@ def _str_claim(claims: dict[str, Any], name: str) -> str:
     return value
 
 
-def parse_act(claims: dict[str, Any], max_depth: int) -> list[str]:
+def _freeze(value: Any) -> Any:
+    """A read-only deep copy: cached principals are shared, so nobody may edit them."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def parse_act(claims: Mapping[str, Any], max_depth: int) -> list[str]:
     """Actors from the nested ``act`` claim, current actor first."""
     actors: list[str] = []
     act = claims.get("act")
     while act is not None:
-        if not isinstance(act, dict) or set(act) - {"sub", "act", "iss"}:
+        if not isinstance(act, Mapping) or set(act) - {"sub", "act", "iss"}:
             raise RejectedError("claims_invalid", "`act` must be an object with `sub` and `act`")
         sub = act.get("sub")
         if not isinstance(sub, str) or not sub:
@@ -187,6 +197,8 @@ class TokenVerifier:
             return self._verify_uncached(unverified_token, now=now, source_ip=source_ip)
         except StoreError as error:
             raise RejectedError("store_unavailable", str(error)) from error
+        except UsageError as error:  # a registry record that no longer resolves
+            raise RejectedError("registry_inconsistent", str(error)) from error
 
     def _verify_uncached(
         self, unverified_token: str, *, now: datetime, source_ip: str | None
@@ -195,7 +207,7 @@ class TokenVerifier:
         parsed = _jose.parse_compact(unverified_token, max_bytes=settings.max_token_bytes)
         header = parsed.header
         alg = header["alg"]
-        if alg not in _jose.SIGNING_ALGORITHMS:
+        if alg not in _jose.ACCESS_TOKEN_ALGORITHMS:
             raise RejectedError("alg_not_allowed", f"algorithm `{alg}` is not accepted")
         typ = header.get("typ")
         if not isinstance(typ, str) or typ.lower() not in _TYPES:
@@ -206,7 +218,7 @@ class TokenVerifier:
         if known is None:
             raise RejectedError("kid_unknown", f"`kid` `{kid}` is not a ztgate signing key")
         key_alg, key, key_expires = known
-        if key_alg != alg:
+        if key_alg != _jose.normalize_alg(alg):
             raise RejectedError(
                 "alg_key_mismatch", f"key `{kid}` is `{key_alg}`, token says `{alg}`"
             )
@@ -284,7 +296,7 @@ class TokenVerifier:
             jti=jti,
             expires_at=datetime.fromtimestamp(exp, UTC),
             issued_at=datetime.fromtimestamp(iat, UTC),
-            claims=claims,
+            claims=_freeze(claims),
         )
         with self._lock:
             if len(self._cache) >= self._max_entries:

@@ -80,10 +80,11 @@ class MemoryState:
                 self._counters[charge.key] = self._counters.get(charge.key, 0.0) + charge.amount
                 self._counter_ends[charge.key] = charge.window_start + charge.window_seconds
             if len(self._counters) > MAX_COUNTERS_BEFORE_PRUNE:
-                newest = max(self._counter_ends.values())
+                # Every window start is at or before now, so a counter whose window ended
+                # by the latest start seen here can never be charged again.
+                current = max(charge.window_start for charge in charges)
                 for key, end in list(self._counter_ends.items()):
-                    # Windows that ended before the newest one started are finished.
-                    if end < newest - charges[0].window_seconds:
+                    if end <= current:
                         del self._counter_ends[key]
                         self._counters.pop(key, None)
         return None

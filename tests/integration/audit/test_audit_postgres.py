@@ -18,6 +18,7 @@ from ztgate.audit.log import AuditLog
 from ztgate.audit.shipper import Shipper
 from ztgate.audit.sinks import JsonlFileSink
 from ztgate.audit.verify import verify_backend
+from ztgate.errors import AuditError
 
 URL = os.environ.get("ZTGATE_TEST_POSTGRES_URL")
 pytestmark = [
@@ -92,3 +93,15 @@ def test_shipper_cursor_in_postgres(pg_url: str, tmp_path) -> None:  # type: ign
     assert shipper.cursor == 4
     backend.close()
     log.close()
+
+
+def test_one_writer_per_schema(pg_url: str) -> None:
+    signer = Signer.generate()
+    first = AuditLog(open_backend(pg_url), signer, checkpoint_interval=None)
+    backend = open_backend(pg_url)
+    with pytest.raises(AuditError, match="already open for writing"):
+        AuditLog(backend, signer)
+    backend.close()
+    first.close()
+    second = AuditLog(open_backend(pg_url), signer, checkpoint_interval=None)
+    second.close()

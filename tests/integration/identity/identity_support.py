@@ -6,6 +6,7 @@ real PostgreSQL in a schema unique to the test, dropped afterwards.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -64,26 +65,59 @@ class Backend:
         return store
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        b = Backend("sqlite", str(tmp_path / "data"), None)
-        yield b
-        for h in b.handles:
-            h.close()
-        return
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """One schema per test run, migrated once; each test starts from empty tables."""
     url = postgres_url()
     if url is None:
         pytest.skip("ZTGATE_TEST_POSTGRES_URL is not set")
     schema = f"zt_{uuid.uuid4().hex[:16]}"
-    b = Backend("postgres", url, schema)
-    yield b
-    for h in b.handles:
-        h.close()
+    open_store(url, schema=schema).close()
+    yield schema
     engine = create_engine("postgresql+psycopg://" + url.split("://", 1)[1])
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
     engine.dispose()
+
+
+def _empty_postgres(url: str, schema: str) -> None:
+    from ztgate.store import _schema
+
+    engine = create_engine(
+        "postgresql+psycopg://" + url.split("://", 1)[1],
+        connect_args={"options": f"-csearch_path={schema}"},
+    )
+    names = [t.name for t in _schema.metadata.sorted_tables if t.name != "schema_versions"]
+    with engine.begin() as conn:
+        for name in names:  # DELETE beats TRUNCATE on tiny tables (no exclusive locks)
+            conn.execute(text(f"DELETE FROM {name}"))
+        conn.execute(text("INSERT INTO revisions (name, value) VALUES ('identity', 0)"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    if request.param == "sqlite":
+        b = Backend("sqlite", str(tmp_path / "data"), None)
+    else:
+        url = postgres_url()
+        if url is None:
+            pytest.skip("ZTGATE_TEST_POSTGRES_URL is not set")
+        schema = request.getfixturevalue("postgres_schema")
+        _empty_postgres(url, schema)
+        b = Backend("postgres", url, schema)
+    yield b
+    for h in b.handles:
+        h.close()
+
+
+@pytest.fixture
+def sqlite_backend(tmp_path: Path) -> Iterator[Backend]:
+    """For tests of logic that does not depend on the database engine."""
+    b = Backend("sqlite", str(tmp_path / "data"), None)
+    yield b
+    for h in b.handles:
+        h.close()
 
 
 @pytest.fixture
@@ -174,3 +208,115 @@ def token_for(
 
 
 Factory = Callable[..., Any]
+
+
+_RSA_POOL: list[Any] = []
+_RSA_NEXT = [0]
+
+
+def _rsa_key() -> Any:
+    """RSA generation is slow; tests draw from a small pool of distinct keys."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if len(_RSA_POOL) < 4:
+        _RSA_POOL.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return _RSA_POOL[-1]
+    _RSA_NEXT[0] = (_RSA_NEXT[0] + 1) % len(_RSA_POOL)
+    return _RSA_POOL[_RSA_NEXT[0]]
+
+
+class LocalIssuer:
+    """A real OIDC issuer on a loopback port: discovery, JWKS, and tokens it signs.
+
+    Stands in for a Kubernetes API server, a CI OIDC provider or an enterprise IdP. Keys
+    are generated here; ``rotate()`` swaps the signing key as a real issuer would.
+    """
+
+    def __init__(self, alg: str = "RS256") -> None:
+        import http.server
+        import threading
+
+        self.alg = alg
+        self.keys: list[tuple[str, Any]] = []
+        self.fetches: dict[str, int] = {"discovery": 0, "jwks": 0}
+        self.discovery_issuer_override: str | None = None
+        self.rotate()
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/.well-known/openid-configuration":
+                    issuer.fetches["discovery"] += 1
+                    body = {
+                        "issuer": issuer.discovery_issuer_override or issuer.url,
+                        "jwks_uri": issuer.url + "/keys",
+                    }
+                elif self.path == "/keys":
+                    issuer.fetches["jwks"] += 1
+                    body = {"keys": [issuer._jwk(kid, key) for kid, key in issuer.keys]}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+        self._thread.start()
+
+    def _jwk(self, kid: str, key: Any) -> dict[str, Any]:
+        return {**public_jwk(key.public_key()), "kid": kid, "use": "sig", "alg": self.alg}
+
+    def rotate(self, *, keep_old: bool = False) -> str:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        if self.alg == "RS256":
+            key: Any = _rsa_key()
+        else:
+            key = ec.generate_private_key(ec.SECP256R1())
+        kid = uuid.uuid4().hex[:8]
+        self.keys = [*self.keys, (kid, key)] if keep_old else [(kid, key)]
+        return kid
+
+    def mint(
+        self,
+        sub: str,
+        aud: str | list[str],
+        now: datetime,
+        *,
+        drop: tuple[str, ...] = (),
+        **claims: Any,
+    ) -> str:
+        kid, key = self.keys[-1]
+        payload: dict[str, Any] = {
+            "iss": self.url,
+            "sub": sub,
+            "aud": aud,
+            "iat": int(now.timestamp()),
+            "exp": int(now.timestamp()) + 600,
+            "jti": uuid.uuid4().hex,
+        }
+        payload.update(claims)
+        for name in drop:
+            payload.pop(name, None)
+        return jwt.encode(payload, key, algorithm=self.alg, headers={"kid": kid})
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def local_issuer() -> Iterator[LocalIssuer]:
+    issuer = LocalIssuer()
+    yield issuer
+    issuer.close()

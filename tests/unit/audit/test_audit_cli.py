@@ -24,6 +24,11 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *ar
     return code, captured.out, captured.err
 
 
+@pytest.fixture(autouse=True)
+def _no_store_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ZTGATE_STORE", raising=False)
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     directory = tmp_path / "data"
@@ -190,3 +195,64 @@ def test_public_key_matches_data_dir(data_dir: Path, capsys, monkeypatch) -> Non
     code, out, _ = cli(capsys, monkeypatch, "public-key", "--data-dir", str(data_dir))
     assert code == 0
     assert out.encode() == (data_dir / "audit-signing.pub").read_bytes()
+
+
+def test_ship_once_to_file_resumes(data_dir: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+    out = tmp_path / "siem.jsonl"
+    args = ["ship", f"file:{out}", "--once", "--format", "ocsf", "--data-dir", str(data_dir)]
+    code, _, err = cli(capsys, monkeypatch, *args)
+    assert code == 0
+    assert "shipped 11 records; cursor at 11" in err
+    code, _, err = cli(capsys, monkeypatch, *args)
+    assert "shipped 0 records" in err
+    classes = [json.loads(line)["class_uid"] for line in out.read_text().splitlines()]
+    assert classes == [6003] * 11
+
+
+def test_ship_rejects_unknown_sinks(data_dir: Path, capsys, monkeypatch) -> None:
+    code, _, err = cli(
+        capsys, monkeypatch, "ship", "ftp://x", "--once", "--data-dir", str(data_dir)
+    )
+    assert code == 2
+    assert "unsupported sink `ftp://x`" in err
+
+
+def test_rotate_key_keeps_old_checkpoints_verifiable(data_dir: Path, capsys, monkeypatch) -> None:
+    old_key = (data_dir / "audit-signing.key").read_bytes()
+    code, rotated, _ = cli(capsys, monkeypatch, "rotate-key", "--data-dir", str(data_dir))
+    assert code == 0
+    assert "rotated checkpoint key" in rotated
+    assert (data_dir / "audit-signing.key").read_bytes() != old_key
+    assert (data_dir / "audit-signing.key").stat().st_mode & 0o777 == 0o600
+    log = open_log(data_dir, checkpoint_interval=None)
+    log.record_lifecycle("agent_resumed", actor="ops", subject="agent-b")
+    new_checkpoint = log.checkpoint()
+    log.close()
+    assert f"-> {new_checkpoint.key_id}" in rotated
+    code, out, _ = cli(capsys, monkeypatch, "verify", "--data-dir", str(data_dir), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["records"] == 13
+    assert report["sealed_seq"] == 13
+    code, out, _ = cli(
+        capsys, monkeypatch, "query", "--data-dir", str(data_dir), "--kind", "key_rotated"
+    )
+    details = json.loads(out)["record"]["event"]["details"]
+    assert details["new_public_key"].startswith("-----BEGIN PUBLIC KEY-----")
+    # with only the new key, the old checkpoints no longer verify: the keyring matters
+    code, _, err = cli(
+        capsys, monkeypatch, "verify", "--data-dir", str(data_dir),
+        "--public-key", str(data_dir / "audit-signing.pub"),
+    )  # fmt: skip
+    assert code == 1
+    assert "unknown key" in err
+
+
+def test_store_option_accepts_a_data_directory_and_env(data_dir: Path, capsys, monkeypatch) -> None:
+    code, out, _ = cli(capsys, monkeypatch, "verify", "--store", str(data_dir), "--json")
+    assert code == 0
+    assert json.loads(out)["records"] == 11
+    monkeypatch.setenv("ZTGATE_STORE", str(data_dir))
+    code, out, _ = cli(capsys, monkeypatch, "query", "--type", "lifecycle")
+    assert code == 0
+    assert json.loads(out)["record"]["event"]["kind"] == "agent_suspended"

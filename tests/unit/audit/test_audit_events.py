@@ -138,6 +138,11 @@ secrets = st.sampled_from(
         "sk_live_" + "Z" * 24,
         "AIza" + "B" * 35,
         "sk-" + "c" * 30,
+        "github_pat_" + "A1b2" * 6,
+        "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhYmMifQ.c2ln",
+        "Bearer abcdefghijklmnop1234",
+        "https://u:p4ss@h.example",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----",
     ]
 )
 
@@ -148,5 +153,7 @@ def test_known_secret_shapes_never_survive(prefix: str, secret: str, suffix: str
     # separate with spaces so the surrounding text cannot glue onto the token
     value = f"{prefix} {secret} {suffix}"
     redacted = RedactionPolicy().redact_args({key: value, "nested": [{"v": value}]})
-    assert secret not in canonical_text(redacted)
+    text = canonical_text(redacted)
+    assert secret not in text
+    assert secret.encode("unicode_escape").decode() not in text
     assert builtin_secret_detector(value)

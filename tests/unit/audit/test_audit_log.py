@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -107,6 +108,8 @@ def test_strict_write_failure_raises_to_the_caller(make_log: Callable[..., Audit
     with pytest.raises(AuditError, match="cannot write audit records"):
         log.append(decision(2))
     assert log.head[0] == 1  # nothing was acknowledged
+    with pytest.raises(AuditError, match="closed with an error"):
+        log.close()
 
 
 def test_closed_log_refuses_appends_and_close_is_idempotent(
@@ -186,3 +189,60 @@ def test_unknown_store_urls_and_schema_names_are_refused() -> None:
         open_backend("mysql://x")
     with pytest.raises(UsageError, match="invalid audit schema name"):
         open_backend("postgresql://postgres@127.0.0.1/test?schema=x;drop")
+
+
+def test_record_call_matches_record_decision(
+    make_log: Callable[..., AuditLog], tmp_path: Path
+) -> None:
+    from tests.unit.audit.helpers import T0
+    from ztgate.core.models import Context
+
+    decision_ = Decision(Effect.DENY, (Reason(ReasonCode.FORBIDDEN, "no", "r"),), ("r",), "pv")
+    ctx = Context(acting_for="bob", delegation=("user:bob", "a"))
+    request = Request(agent="a", tool="t", args={"x": 1}, now=T0, server="s", context=ctx)
+    log = make_log()
+    one = log.record_decision(request, decision_, request_id="rq", latency_us=3)
+    two = log.record_call(agent="a", tool="t", args={"x": 1}, decision=decision_, now=T0,
+                          request_id="rq", server="s", context=ctx, latency_us=3)  # fmt: skip
+    log.close()
+    backend = SQLiteBackend(tmp_path / "audit.db")
+    first, second = (json.loads(r.record)["event"] for r in backend.records())
+    backend.close()
+    assert first == second
+    assert (one.seq, two.seq) == (1, 2)
+
+
+def test_one_writer_per_log(
+    make_log: Callable[..., AuditLog], tmp_path: Path, signer: Signer
+) -> None:
+    first = make_log()
+    with pytest.raises(AuditError, match="already open for writing"):
+        AuditLog(SQLiteBackend(tmp_path / "audit.db"), signer)
+    first.append(decision(1))
+    first.close()
+    second = AuditLog(SQLiteBackend(tmp_path / "audit.db"), signer, checkpoint_interval=None)
+    assert second.append(decision(2)).seq == 2
+    second.close()
+
+
+def test_batched_log_left_open_is_flushed_and_sealed_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from pathlib import Path; from ztgate.audit.config import open_log\n"
+        "log = open_log(Path(sys.argv[1]), durability='batched', batch_max_delay=30.0,\n"
+        "               checkpoint_interval=None)\n"
+        "for i in range(25): log.record_lifecycle('agent_updated', actor='t', subject=str(i))\n"
+        "# no flush, no close: the interpreter exits\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=True, timeout=120)
+    from ztgate.audit.config import signer_for
+
+    backend = SQLiteBackend(tmp_path / "audit.db")
+    try:
+        report = verify_backend(backend, [signer_for(tmp_path).public_key])
+    finally:
+        backend.close()
+    assert report.ok, report.failure
+    assert (report.records, report.sealed_seq) == (25, 25)

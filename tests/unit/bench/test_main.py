@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench import engines, runner
+from bench import engines, runner, scale
 from bench.__main__ import exit_status, main
 from bench.workload import generate, reference
 
@@ -23,6 +23,7 @@ def test_main_writes_timestamped_and_latest_results(
             "--engines",
             "cedar,rego,agt",
             "--no-modules",
+            "--no-scale",
             "--output-dir",
             str(tmp_path),
         ]
@@ -35,7 +36,7 @@ def test_main_writes_timestamped_and_latest_results(
     stamped = json.loads((tmp_path / next(f for f in files if f != "latest.json")).read_text())
     assert latest == stamped
     assert latest["command"] == (
-        "python -m bench --requests 300 --engines cedar,rego,agt --no-modules "
+        "python -m bench --requests 300 --engines cedar,rego,agt --no-modules --no-scale "
         f"--output-dir {tmp_path}"
     )
     assert latest["machine"]["cpu_count"] >= 1
@@ -93,7 +94,12 @@ def _results(
 ) -> dict[str, object]:
     out: dict[str, object] = {"small": {"engines": {"ztgate": ztgate}}}
     if scale is not None:
-        out["scale"] = {"engines": {"ztgate": scale}}
+        good = {"status": "ok", "disagreements": 0}
+        out["scale"] = {
+            "same_requests": {"ztgate": good},
+            "novel_tools": {"ztgate": good},
+            "generated": {"engines": {"ztgate": scale}},
+        }
     return out
 
 
@@ -103,6 +109,7 @@ def test_exit_status_fails_on_any_ztgate_disagreement_or_skip() -> None:
     assert exit_status(_results({"status": "ok", "disagreements": 1})) == 1
     assert exit_status(_results({"status": "skipped", "reason": "x"})) == 1
     assert exit_status(_results(good, {"status": "ok", "disagreements": 2})) == 1
+    assert exit_status(_results(good, {"status": "skipped", "reason": "x"})) == 1
     assert exit_status({"small": {"engines": {}}}) == 0
 
 
@@ -111,11 +118,58 @@ def test_targets_compare_against_the_issue_numbers() -> None:
         "ztgate": {"status": "ok", "p50_us": 4.0, "p99_us": 30.0, "disagreements": 0},
         "cedar": {"status": "ok", "p50_us": 60.0},
     }
-    checks = runner.targets(
-        small,
-        {"engines": {"ztgate": {"p50_ratio_scale_over_small": 1.2, "disagreements": 0}}},
-    )
+    ok = {"status": "ok", "disagreements": 0}
+    scale_result = {
+        "same_requests": {"ztgate": {**ok, "p50_ratio_scale_over_small": 1.2}},
+        "novel_tools": {"ztgate": ok},
+        "generated": {
+            "engines": {
+                "ztgate": {
+                    **ok,
+                    "p50_ratio_scale_over_baseline": 2.0,
+                    "warm": {"disagreements": 0, "p50_ratio_scale_over_baseline": 1.1},
+                }
+            }
+        },
+    }
+    checks = runner.targets(small, scale_result)
     assert checks["p50_le_5us"]["ok"] is True
     assert checks["p99_le_25us"]["ok"] is False
     assert checks["ge_10x_faster_than_cedar_p50"] == {"value": 15.0, "ok": True}
-    assert checks["scale_p50_ratio_le_1_5"]["ok"] is True
+    assert checks["scale_p50_ratio_le_1_5"] == {"value": 1.2, "ok": True}
+    assert checks["scale_generated_mix_cold_p50_ratio_le_1_5"] == {"value": 2.0, "ok": False}
+    assert checks["scale_generated_mix_warm_p50_ratio_le_1_5"] == {"value": 1.1, "ok": True}
+    assert checks["scale_zero_disagreements"] == {"value": 0, "ok": True}
+
+
+def test_scale_run_measures_same_requests_generated_mix_and_novel_tools() -> None:
+    small_requests = generate(300, seed=4)
+    small = runner.run_side_by_side(["ztgate"], small_requests, warmup=30)
+    assert small["ztgate"]["status"] == "ok"
+    result = runner.run_scale(
+        quick=True,
+        small_requests=small_requests,
+        count=300,
+        seed=9,
+        warmup=30,
+        small=small,
+        peers=[n for n in runner.PEER_NAMES],
+        spec=scale.build_spec(agents=500, blueprints=5, rules=60, tools=20),
+        baseline=scale.build_spec(agents=50, blueprints=5, rules=30, tools=10),
+    )
+    same = result["same_requests"]["ztgate"]
+    assert same["status"] == "ok"
+    assert same["decisions"] == 300
+    assert same["disagreements"] == 0
+    assert same["p50_ratio_scale_over_small"] > 0
+    novel = result["novel_tools"]["ztgate"]
+    assert (novel["status"], novel["allows"], novel["disagreements"]) == ("ok", 0, 0)
+    mixed = result["generated"]["engines"]["ztgate"]
+    assert mixed["disagreements"] == 0
+    assert mixed["warm"]["disagreements"] == 0
+    assert mixed["warm"]["p50_ratio_scale_over_baseline"] > 0
+    assert set(result["generated"]["engines"]) == {"ztgate", *runner.PEER_NAMES}
+    assert set(result["generated"]["baseline"]["engines"]) == {"ztgate", *runner.PEER_NAMES}
+    checks = runner.targets(small, result)
+    assert checks["scale_zero_disagreements"] == {"value": 0, "ok": True}
+    assert "scale_p50_ratio_le_1_5" in checks

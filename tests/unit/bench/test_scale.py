@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bench import engines, scale, timing
+from bench import engines, scale, timing, workload
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,8 @@ def spec() -> scale.ScaleSpec:
 
 def test_full_policy_fits_in_four_mebibytes(tmp_path: Path) -> None:
     # ztgate refuses documents over 4 MiB; 100,000 agents must still load.
-    path = scale.write_policy(scale.build_spec(), tmp_path)
+    base = yaml.safe_load((engines.REPO_ROOT / workload.POLICY_PATH).read_text())
+    path = scale.write_policy(scale.build_spec(), tmp_path, base)
     assert path.stat().st_size < 4 * 1024 * 1024
 
 
@@ -113,3 +114,32 @@ def test_ztgate_agrees_with_the_scale_reference(spec: scale.ScaleSpec, tmp_path:
         answers, [r.expected for r in requests], [r.category for r in requests]
     )
     assert (total, by_category) == (0, {})
+
+
+def test_combined_policy_keeps_both_meanings(spec: scale.ScaleSpec, tmp_path: Path) -> None:
+    base = yaml.safe_load((engines.REPO_ROOT / workload.POLICY_PATH).read_text())
+    path = scale.write_policy(spec, tmp_path, base)
+    doc = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    assert doc == scale.combined_document(spec, base)
+    assert doc["agents"]["fin-1"] == {"blueprint": "finance-bot"}
+    assert doc["policies"][0]["id"] == "bench-finance"
+    combined = scale.combined_reference(spec)
+    for r in workload.generate(500, seed=2):
+        assert combined(r.agent, r.tool, r.args) is r.expected
+    for r in scale.generate(spec, 500, seed=2):
+        assert combined(r.agent, r.tool, r.args) is r.expected
+    generated_agent = spec.agent_name(0)
+    assert combined(generated_agent, workload.FORBIDDEN_TOOL, {}) is False
+    assert combined("fin-1", spec.allows[0].tool, {"amount": 1}) is False
+
+
+def test_combined_document_refuses_name_collisions(spec: scale.ScaleSpec) -> None:
+    with pytest.raises(ValueError, match="collide"):
+        scale.combined_document(spec, {"agents": {spec.agent_name(1): {"blueprint": "x"}}})
+
+
+def test_novel_tool_requests_name_each_tool_once(spec: scale.ScaleSpec) -> None:
+    requests = scale.novel_tool_requests(spec, 200, seed=3)
+    assert len({r.tool for r in requests}) == 200
+    assert not any(r.expected for r in requests)
+    assert not {r.tool for r in requests} & set(spec.tools)

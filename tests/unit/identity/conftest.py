@@ -1,8 +1,25 @@
-import sys
-from pathlib import Path
+"""Shared identity/store fixtures (see tests/integration/identity/identity_support.py)."""
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "integration" / "identity"))
+from tests.integration.identity.identity_support import (
+    backend,
+    clock,
+    local_issuer,
+    postgres_schema,
+    registry,
+    server,
+    settings,
+    sqlite_backend,
+    store,
+)
 
-from identity_support import backend, clock, registry, server, settings, store
-
-__all__ = ["backend", "clock", "registry", "server", "settings", "store"]
+__all__ = [
+    "backend",
+    "clock",
+    "local_issuer",
+    "postgres_schema",
+    "registry",
+    "server",
+    "settings",
+    "sqlite_backend",
+    "store",
+]

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from identity_support import T0, FakeClock
 
+from tests.integration.identity.identity_support import T0, FakeClock
 from ztgate.errors import UsageError
 from ztgate.identity import Registry
 from ztgate.identity._jose import public_jwk, thumbprint

@@ -17,8 +17,15 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from identity_support import T0, AgentKey, FakeClock, register_agent, token_for
 
+from tests.integration.identity.identity_support import (
+    T0,
+    AgentKey,
+    Backend,
+    FakeClock,
+    register_agent,
+    token_for,
+)
 from ztgate.core.models import Context
 from ztgate.errors import RejectedError
 from ztgate.identity import AuthorizationServer, Registry, TokenSettings, TokenVerifier
@@ -51,6 +58,12 @@ class World:
     clock: FakeClock
     key: AgentKey
     token: str
+
+
+@pytest.fixture
+def backend(sqlite_backend: Backend) -> Backend:
+    """Engine-independent logic: SQLite only (the store tests cover PostgreSQL)."""
+    return sqlite_backend
 
 
 @pytest.fixture
@@ -210,3 +223,22 @@ def test_any_single_character_change_is_rejected(
     # decode to identical bytes, which is the same token, never a different one
     assert _split(mutated) == _split(token)
     assert principal.jti == _split(token)[1]["jti"]
+
+
+def test_principal_is_read_only(world: World) -> None:
+    principal = world.verifier.verify_access_token(world.token, now=world.clock.now)
+    with pytest.raises(TypeError):
+        principal.claims["scope"] = "admin"  # type: ignore[index]
+    again = world.verifier.verify_access_token(world.token, now=world.clock.now)
+    assert again.claims["scope"] == "read write"
+
+
+def test_registry_record_that_no_longer_resolves_is_refused(world: World) -> None:
+    from sqlalchemy import text
+
+    with world.registry.store.transaction() as conn:
+        conn.execute(text("DELETE FROM blueprints WHERE id = 'std'"))
+        world.registry.store.bump_revision(conn)
+    with pytest.raises(RejectedError) as caught:
+        world.verifier.verify_access_token(world.token, now=world.clock.now)
+    assert caught.value.reason == "registry_inconsistent"

@@ -240,3 +240,15 @@ def test_explain_names_the_failing_argument(gate: Gate) -> None:
     checks = {c.subject: c.outcome for c in traces["finance-bot/pay-approved-vendors"].checks}
     assert checks["argument `recipient` (string)"] == "failed"
     assert checks["argument `amount` (integer)"] == "satisfied"
+
+
+def test_finished_quota_windows_are_pruned() -> None:
+    from ztgate.core.models import QuotaCharge
+    from ztgate.service.memory import MAX_COUNTERS_BEFORE_PRUNE, MemoryState
+
+    state = MemoryState()
+    for i in range(MAX_COUNTERS_BEFORE_PRUNE + 1):
+        assert state.apply_charges((QuotaCharge("q", f"q|a{i}|0", 1, 5, 60, 0),)) is None
+    # A charge in a later window prunes every counter of windows that have ended.
+    assert state.apply_charges((QuotaCharge("q", "q|a|60", 1, 5, 60, 60),)) is None
+    assert dict(state.usage) == {"q|a|60": 1.0}

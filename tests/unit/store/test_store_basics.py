@@ -5,9 +5,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from identity_support import T0, Backend
 from sqlalchemy import select
 
+from tests.integration.identity.identity_support import T0, Backend
 from ztgate.errors import StoreError, UsageError
 from ztgate.store import (
     Agent,

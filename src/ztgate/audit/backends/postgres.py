@@ -82,6 +82,7 @@ class PostgresBackend:
         self.schema = schema or parsed_schema
         self.url = url
         self._lock = threading.RLock()
+        self._writer = False
         try:
             self._db = psycopg.connect(dsn, autocommit=True)
             self._db.execute("SET synchronous_commit = on")
@@ -115,6 +116,29 @@ class PostgresBackend:
 
     def log_id(self) -> str:
         return self._log_id
+
+    def acquire_writer(self) -> None:
+        """Take the single-writer lock: a session advisory lock, dropped with the session."""
+        if self._writer:
+            return
+        with self._lock:
+            row = self._db.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (f"{self.schema}.audit-writer",)
+            ).fetchone()
+        if not row or not row[0]:
+            raise AuditError(
+                f"audit log in schema `{self.schema}` is already open for writing by another "
+                "process or log; one writer per log"
+            )
+        self._writer = True
+
+    def release_writer(self) -> None:
+        if self._writer:
+            with self._lock:
+                self._db.execute(
+                    "SELECT pg_advisory_unlock(hashtext(%s))", (f"{self.schema}.audit-writer",)
+                )
+            self._writer = False
 
     def head(self) -> tuple[int, str]:
         with self._lock:

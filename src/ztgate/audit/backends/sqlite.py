@@ -9,6 +9,8 @@ signed checkpoints exist to catch.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 import uuid
@@ -61,6 +63,7 @@ class SQLiteBackend:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._lock = threading.RLock()
+        self._writer_fd: int | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -89,6 +92,33 @@ class SQLiteBackend:
 
     def log_id(self) -> str:
         return self._log_id
+
+    def acquire_writer(self) -> None:
+        """Take the single-writer lock (an ``flock`` beside the database file).
+
+        Sequence numbers and the Merkle frontier live in the writer's memory, so a second
+        writer would fork the chain; it gets a clear error instead. The kernel drops the
+        lock when the process dies, even by SIGKILL.
+        """
+        if self._writer_fd is not None:
+            return
+        lock_path = self.path.with_name(self.path.name + ".writer.lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AuditError(
+                f"audit log `{self.path}` is already open for writing by another process "
+                "or log; one writer per log"
+            ) from None
+        self._writer_fd = fd
+
+    def release_writer(self) -> None:
+        if self._writer_fd is not None:
+            fcntl.flock(self._writer_fd, fcntl.LOCK_UN)
+            os.close(self._writer_fd)
+            self._writer_fd = None
 
     def head(self) -> tuple[int, str]:
         with self._lock:
@@ -227,4 +257,5 @@ class SQLiteBackend:
 
     def close(self) -> None:
         with self._lock:
+            self.release_writer()
             self._db.close()

@@ -25,6 +25,7 @@ from ztgate.core.canon.text import (
     has_invisible,
     normalize,
     strip_invisible,
+    warm_up,
 )
 from ztgate.core.canon.url import (
     DEFAULT_PORTS,
@@ -32,6 +33,8 @@ from ztgate.core.canon.url import (
     METADATA_HOSTNAMES,
     AddressClass,
     CanonicalURL,
+    HostPatterns,
+    canonical_domain,
     canonical_host,
     classify_address,
     host_matches,
@@ -52,7 +55,9 @@ __all__ = [
     "CanonicalURL",
     "CanonicalizationError",
     "EmailAddress",
+    "HostPatterns",
     "InvisibleChar",
+    "canonical_domain",
     "canonical_host",
     "canonical_path",
     "canonical_string",
@@ -69,4 +74,5 @@ __all__ = [
     "parse_url",
     "path_interpretations",
     "strip_invisible",
+    "warm_up",
 ]

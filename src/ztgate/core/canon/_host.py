@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 import idna
 
+from ztgate.core.canon._address import AddressClass, IPAddress, classify_address
 from ztgate.core.canon._common import fail
 from ztgate.core.canon.text import has_invisible
 
 HostKind = Literal["dns", "ipv4", "ipv6"]
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 #: Longest DNS name, without the trailing dot (RFC 1035).
 MAX_HOST_LENGTH: Final = 253
 MAX_LABEL_LENGTH: Final = 63
+# The longest host text worth mapping: four characters of input per character of output.
+_MAX_RAW_HOST: Final = 4 * MAX_HOST_LENGTH
 
 # Letters, digits, hyphen and underscore: what DNS names hold in practice. Underscore is
 # not a hostname character by RFC 952, but real names carry it and it cannot change which
 # host a name denotes.
-_LABEL_RE: Final = re.compile(r"[a-z0-9_-]+")
+_DNS_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
 _HEX_NUMBER_RE: Final = re.compile(r"0[xX][0-9A-Fa-f]*")
 _IPV6_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]+")
@@ -40,8 +41,7 @@ _SPACE_OR_LAYOUT_RE: Final = re.compile(r"[\s\x00-\x1f\x7f]")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
 
 
-@dataclass(frozen=True, slots=True)
-class Host:
+class Host(NamedTuple):
     """A canonical host: its text, what kind of name it is, and the address if literal."""
 
     text: str
@@ -69,11 +69,30 @@ def _ipv4_number(part: str) -> int | None:
 
 def _ends_in_number(labels: list[str]) -> bool:
     last = labels[-1]
+    if not "0" <= last[0] <= "9":
+        return False  # both decimal and 0x numbers start with a digit
     return _DIGITS_RE.fullmatch(last) is not None or _HEX_NUMBER_RE.fullmatch(last) is not None
 
 
+def _ipv4_value(numbers: list[int]) -> int | None:
+    """Combine WHATWG IPv4 parts, or ``None`` when a part is out of range."""
+    *leading, last = numbers
+    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+        return None
+    value = last
+    for index, number in enumerate(leading):
+        value += number << (8 * (3 - index))
+    return value
+
+
 def _parse_ipv4(labels: list[str], raw: str, what: str) -> ipaddress.IPv4Address:
-    """The WHATWG IPv4 parser: 1-4 parts, the last filling the remaining bytes."""
+    """The WHATWG IPv4 parser: 1-4 parts, the last filling the remaining bytes.
+
+    Leading-zero parts are octal for WHATWG and ``inet_aton`` but decimal for some other
+    parsers. When the two readings differ and only the decimal one is non-public
+    (``0127.0.0.1`` is 87.0.0.1 or 127.0.0.1), the host is refused: a client that reads
+    it the other way would reach an address the policy never saw.
+    """
     if len(labels) > 4:
         raise fail(what, raw, "has a numeric host with more than four parts", reason="bad_ipv4")
     numbers: list[int] = []
@@ -82,13 +101,28 @@ def _parse_ipv4(labels: list[str], raw: str, what: str) -> ipaddress.IPv4Address
         if number is None:
             raise fail(what, raw, f"has an invalid IPv4 part `{label[:20]}`", reason="bad_ipv4")
         numbers.append(number)
-    *leading, last = numbers
-    if any(n > 255 for n in leading) or last >= 256 ** (5 - len(numbers)):
+    value = _ipv4_value(numbers)
+    if value is None:
         raise fail(what, raw, "has an IPv4 address out of range", reason="bad_ipv4")
-    value = last
-    for index, number in enumerate(leading):
-        value += number << (8 * (3 - index))
-    return ipaddress.IPv4Address(value)
+    address = ipaddress.IPv4Address(value)
+    decimal = [
+        int(label, 10) if label[:1] == "0" and label.isdigit() else number
+        for label, number in zip(labels, numbers, strict=True)
+    ]
+    if decimal != numbers:
+        other = _ipv4_value(decimal)
+        if (
+            other is not None
+            and classify_address(address) is AddressClass.PUBLIC
+            and classify_address(ipaddress.IPv4Address(other)) is not AddressClass.PUBLIC
+        ):
+            raise fail(
+                what,
+                raw,
+                "has an IPv4 address that octal and decimal parsers read differently",
+                reason="ambiguous_ipv4",
+            )
+    return address
 
 
 def _parse_ipv6(literal: str, raw: str, what: str) -> ipaddress.IPv6Address:
@@ -142,7 +176,7 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
         raise fail(what, raw, f"has an empty {part}", reason="empty_host")
     if "%" in host:
         host = _percent_decode_host(host, raw, what, part)
-    if (
+    if not (host.isascii() and host.isprintable() and " " not in host) and (
         _SPACE_OR_LAYOUT_RE.search(host) is not None
         or _SURROGATE_RE.search(host) is not None
         or has_invisible(host)
@@ -152,6 +186,12 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
             raw,
             f"has a control, space or invisible character in its {part}",
             reason="bad_host",
+        )
+    if len(host) > _MAX_RAW_HOST:
+        # Only composition shortens text under UTS #46 (ignorable characters are refused
+        # above), never by this much: refuse before the costly IDNA work.
+        raise fail(
+            what, raw, f"has a {part} longer than {MAX_HOST_LENGTH} characters", reason="bad_host"
         )
     host = host.lower() if host.isascii() else _to_ascii(host, raw, what, part)
     if host.endswith("."):
@@ -168,11 +208,11 @@ def parse_host(unverified_host: str, *, raw: str, what: str, part: str = "host")
         raise fail(
             what, raw, f"has a {part} longer than {MAX_HOST_LENGTH} characters", reason="bad_host"
         )
+    if _DNS_NAME_RE.fullmatch(host) is None:
+        raise fail(what, raw, f"has a {part} that is not a valid domain name", reason="bad_host")
+    if "xn--" not in host:
+        return Host(host, "dns", None)
     for label in labels:
-        if len(label) > MAX_LABEL_LENGTH or _LABEL_RE.fullmatch(label) is None:
-            raise fail(
-                what, raw, f"has a {part} that is not a valid domain name", reason="bad_host"
-            )
         if label.startswith("xn--"):
             try:
                 idna.ulabel(label)

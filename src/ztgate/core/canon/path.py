@@ -35,6 +35,9 @@ __all__ = [
 #: Longest path accepted, in characters, before and after each decoding step.
 MAX_PATH_LENGTH: Final = 4096
 
+# Inputs up to this length have their readings memoised (bounded memory, immutable results).
+_MEMO_MAX_INPUT: Final = 1024
+
 #: Percent-decoding rounds tried before giving up on a still-encoded path.
 _DECODE_ROUNDS: Final = 4
 
@@ -48,6 +51,13 @@ _LAYOUT_RE: Final = re.compile("[\t\n\r]")
 # A run of %XX escapes (decoded together, so multi-byte UTF-8 works) or one IIS-style %uXXXX.
 _ESCAPE_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+|%[uU][0-9A-Fa-f]{4}")
 _SEPARATORS: Final = frozenset("/\\")
+# Anything that lexical resolution would change: repeated separators, a component that
+# starts with a dot (``.``, ``..``; ``.hidden`` is a false alarm that only costs time), a
+# trailing separator.
+_ALREADY_CANONICAL_RE: Final = re.compile(r"//|/\.|./$")
+# A component ending in a dot or a space, or holding an NTFS stream suffix: the only things
+# the Windows reading changes in a spelling that has no backslash and no escape.
+_WIN32_TRAILING_RE: Final = re.compile(r"[. ](?:/|$)|:")
 
 
 def _check(candidate: str, raw: str) -> None:
@@ -56,6 +66,8 @@ def _check(candidate: str, raw: str) -> None:
         raise fail("path", raw, "is empty", reason="empty")
     if len(candidate) > MAX_PATH_LENGTH:
         raise fail("path", raw, f"is longer than {MAX_PATH_LENGTH} characters", reason="too_long")
+    if candidate.isascii() and candidate.isprintable():
+        return  # no NUL, control, layout, surrogate or invisible character can be present
     if "\x00" in candidate:
         raise fail("path", raw, "contains a NUL character", reason="nul_char")
     if _SURROGATE_RE.search(candidate) is not None:
@@ -67,12 +79,14 @@ def _check(candidate: str, raw: str) -> None:
 
 
 def _win32_component(component: str) -> str:
-    """How Windows reads one component: trailing dots and spaces are dropped.
+    """How Windows reads one component: NTFS stream suffix and trailing dots/spaces dropped.
 
-    A component made only of dots and spaces with at least two dots is read as ``..``
-    (so ``.. `` and ``...`` count as a step up); this over-approximates Windows, which is
-    the safe direction for a containment check.
+    ``..::$INDEX_ALLOCATION`` names the parent directory itself, so everything from the
+    first ``:`` is cut. A component made only of dots and spaces with at least two dots is
+    read as ``..`` (so ``.. `` and ``...`` count as a step up); this over-approximates
+    Windows, which is the safe direction for a containment check.
     """
+    component = component.partition(":")[0]
     if component in (".", ".."):
         return component
     stripped = component.rstrip(" .")
@@ -88,6 +102,8 @@ def _resolve(candidate: str, raw: str, *, backslash: bool, win32: bool = False) 
         candidate = candidate.replace("\\", "/")
     if not candidate.startswith("/"):
         raise fail("path", raw, "is not absolute", reason="relative_path")
+    if not win32 and _ALREADY_CANONICAL_RE.search(candidate) is None:
+        return candidate
     parts: list[str] = []
     for component in candidate.split("/"):
         if win32:
@@ -114,8 +130,10 @@ def canonical_path(raw: str) -> str:
     """
     if not isinstance(raw, str):
         raise type_error("path", raw)
-    _check(raw, raw)
-    return _resolve(normalize(raw), raw, backslash=True)
+    folded = normalize(raw)
+    if folded is not raw:
+        _check(raw, raw)  # hidden characters are refused before NFKC can fold them
+    return _resolve(folded, raw, backslash=True)
 
 
 def _utf8_lenient(data: bytes) -> Iterator[tuple[str, int, int]]:
@@ -232,10 +250,28 @@ def path_interpretations(raw: str) -> tuple[str, ...]:
     spelling (raw, NFKC, percent-decoded once and repeatedly to a fixed point, with overlong
     UTF-8 and ``%uXXXX`` decoded, with and without encoded separators decoded) resolved
     with ``\\`` as a separator, without it, and the Windows way (trailing dots and spaces
-    dropped). Raises :class:`~ztgate.errors.CanonicalizationError` if any reading is not
-    a valid absolute path.
+    and NTFS stream suffixes dropped). Raises
+    :class:`~ztgate.errors.CanonicalizationError` if any reading is not a valid absolute
+    path. Results for short inputs are memoised (errors are not kept).
     """
+    if isinstance(raw, str) and len(raw) <= _MEMO_MAX_INPUT:
+        return _interpretations_memo(raw)
+    return _interpretations(raw)
+
+
+@functools.lru_cache(maxsize=4096)
+def _interpretations_memo(raw: str) -> tuple[str, ...]:
+    return _interpretations(raw)
+
+
+def _interpretations(raw: str) -> tuple[str, ...]:
     primary = canonical_path(raw)
+    if raw.isascii() and "%" not in raw and "\\" not in raw:
+        # The only spelling is ``raw`` itself and the backslash reading adds nothing.
+        if _WIN32_TRAILING_RE.search(raw) is None:
+            return (primary,)
+        windows = _resolve(raw, raw, backslash=True, win32=True)
+        return (primary,) if windows == primary else (primary, windows)
     found: dict[str, None] = {primary: None}
     for spelling in _spellings(raw):
         for backslash, win32 in ((False, False), (True, False), (True, True)):
@@ -243,20 +279,18 @@ def path_interpretations(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _components(canonical: str) -> tuple[str, ...]:
-    return () if canonical == "/" else tuple(canonical[1:].split("/"))
-
-
 @functools.lru_cache(maxsize=1024)
-def _root_components(roots: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    parsed: list[tuple[str, ...]] = []
+def _canonical_roots(roots: tuple[str, ...]) -> tuple[str, ...]:
+    """Each root canonical and ending in ``/``, so that a prefix test respects components."""
+    parsed: list[str] = []
     for root in roots:
         if not isinstance(root, str):
             raise ValueError(f"path root must be a string, not `{type(root).__name__}`")
         try:
-            parsed.append(_components(canonical_path(root)))
+            canonical = canonical_path(root)
         except CanonicalizationError as exc:
             raise ValueError(f"invalid path root: {exc}") from exc
+        parsed.append(canonical if canonical == "/" else canonical + "/")
     return tuple(parsed)
 
 
@@ -272,12 +306,15 @@ def is_under(raw: str, roots: Sequence[str]) -> bool:
     """
     if isinstance(roots, str):
         raise ValueError("path roots must be a sequence of paths, not a single string")
-    root_parts = _root_components(tuple(roots))
+    try:
+        canonical_roots = _canonical_roots(tuple(roots))
+    except TypeError:
+        raise ValueError("path roots must be strings") from None
     interpretations = path_interpretations(raw)
-    if not root_parts:
+    if not canonical_roots:
         return False
     for interpretation in interpretations:
-        parts = _components(interpretation)
-        if not any(parts[: len(root)] == root for root in root_parts):
+        # "/data/x" + "/" starts with "/data/"; "/database/" does not.
+        if not (interpretation + "/").startswith(canonical_roots):
             return False
     return True

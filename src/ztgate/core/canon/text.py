@@ -15,9 +15,11 @@ returns the NFKC form. Scanners, which must look at hostile text rather than ref
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
@@ -33,6 +35,7 @@ __all__ = [
     "has_invisible",
     "normalize",
     "strip_invisible",
+    "warm_up",
 ]
 
 #: Every kind of invisible character, with what it covers. A character belongs to the first
@@ -49,7 +52,8 @@ INVISIBLE_CATEGORIES: Final[Mapping[str, str]] = MappingProxyType(
         "U+180E) and characters that render as nothing (U+034F combining grapheme "
         "joiner, Hangul fillers U+115F, U+1160, U+3164, U+FFA0, Khmer U+17B4, U+17B5)",
         "format": "every other format character (Unicode category Cf), e.g. the soft "
-        "hyphen U+00AD and the invisible operators U+2061..U+2064",
+        "hyphen U+00AD and the invisible operators U+2061..U+2064, and the unassigned "
+        "default-ignorable code points U+2065, U+FFF0..U+FFF8, U+E0080..U+E0FFF",
     }
 )
 
@@ -81,12 +85,21 @@ _ZERO_WIDTH: Final[_Ranges] = (
     (0xFEFF, 0xFEFF),
     (0xFFA0, 0xFFA0),
 )
+# Code points Unicode reserves as default-ignorable but has not assigned yet: renderers
+# must already show them as nothing, so they are refused before a future version uses them.
+_RESERVED_IGNORABLE: Final[_Ranges] = (
+    (0x2065, 0x2065),
+    (0xFFF0, 0xFFF8),
+    (0xE0080, 0xE00FF),
+    (0xE01F0, 0xE0FFF),
+)
 _EXPLICIT: Final[tuple[tuple[str, _Ranges], ...]] = (
     ("control", _CONTROL),
     ("tag", _TAG),
     ("variation_selector", _VARIATION_SELECTOR),
     ("bidi", _BIDI),
     ("zero_width", _ZERO_WIDTH),
+    ("format", _RESERVED_IGNORABLE),
 )
 
 # Unicode places format characters in the BMP, the SMP and plane 14 only; scanning those
@@ -150,29 +163,53 @@ def _invisible_re() -> re.Pattern[str]:
     return re.compile(f"[{body}]")
 
 
-def _pattern_for(text: str) -> re.Pattern[str]:
-    # Pure-ASCII text can only hide control characters; skip building the full table.
-    return _ASCII_CONTROL_RE if text.isascii() else _invisible_re()
+# Characters that are not printable ASCII: the only places an invisible character can be.
+_CANDIDATE_RE: Final = re.compile(r"[^\t\n\r\x20-\x7e]")
+# After this many candidates, if they are dense (at least one in sixteen characters), one
+# pass with the full table is cheaper than classifying each candidate in Python.
+_DENSE_AFTER: Final = 32
 
 
-def find_invisible(text: str) -> list[InvisibleChar]:
-    """Every invisible character in ``text``, in order, with its index and kind."""
+def _scan(text: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(index, kind)`` for every invisible character, in order.
+
+    Mostly-ASCII text (the common case for tool arguments and outputs) is scanned for
+    non-ASCII candidates with a simple character class and each candidate classified;
+    mostly non-ASCII text switches to the full table of invisible characters.
+    """
+    if text.isascii():
+        for match in _ASCII_CONTROL_RE.finditer(text):
+            yield match.start(), "control"
+        return
+    for candidates, match in enumerate(_CANDIDATE_RE.finditer(text), start=1):
+        kind = _kind_of(match.group())
+        if kind is not None:
+            yield match.start(), kind
+        if candidates >= _DENSE_AFTER and candidates * 16 > match.start():
+            for rest in _invisible_re().finditer(text, match.end()):
+                dense_kind = _kind_of(rest.group())
+                if dense_kind is not None:
+                    yield rest.start(), dense_kind
+            return
+
+
+def find_invisible(text: str, *, limit: int | None = None) -> list[InvisibleChar]:
+    """Every invisible character in ``text``, in order, with its index and kind.
+
+    ``limit`` stops after that many: a scanner reporting on a megabyte of hostile text
+    rarely needs half a million findings, and building them costs real time.
+    """
     if text.isascii() and text.isprintable():
         return []
-    found: list[InvisibleChar] = []
-    for match in _pattern_for(text).finditer(text):
-        ch = match.group()
-        kind = _kind_of(ch)
-        if kind is not None:
-            found.append(InvisibleChar(match.start(), ord(ch), kind))
-    return found
+    found = _scan(text) if limit is None else itertools.islice(_scan(text), max(0, limit))
+    return [InvisibleChar(index, ord(text[index]), kind) for index, kind in found]
 
 
 def has_invisible(text: str) -> bool:
     """Whether ``text`` contains any invisible character (cheaper than :func:`find_invisible`)."""
     if text.isascii() and text.isprintable():
         return False
-    return _pattern_for(text).search(text) is not None
+    return next(_scan(text), None) is not None
 
 
 def strip_invisible(text: str) -> str:
@@ -182,7 +219,15 @@ def strip_invisible(text: str) -> str:
     """
     if text.isascii() and text.isprintable():
         return text
-    return _pattern_for(text).sub("", text)
+    pieces: list[str] = []
+    start = 0
+    for index, _ in _scan(text):
+        pieces.append(text[start:index])
+        start = index + 1
+    if not pieces:
+        return text
+    pieces.append(text[start:])
+    return "".join(pieces)
 
 
 def decode_tag_characters(text: str) -> str:
@@ -217,9 +262,14 @@ def canonical_string(text: str, *, max_length: int = 65536) -> str:
         raise type_error("string", text)
     if len(text) > max_length:
         raise fail("string", text, f"is longer than {max_length} characters", reason="too_long")
-    if text.isascii() and text.isprintable():
+    if text.isascii():
+        # ASCII is its own NFKC form; only control characters can hide in it.
+        if not text.isprintable() and _ASCII_CONTROL_RE.search(text) is not None:
+            _refuse_hidden(text)
         return text
     _refuse_hidden(text)
+    if len(text) * _MAX_EXPANSION > max_length and not unicodedata.is_normalized("NFKC", text):
+        _refuse_explosive(text, max_length)
     canonical = unicodedata.normalize("NFKC", text)
     if canonical != text:
         if len(canonical) > max_length:
@@ -231,6 +281,67 @@ def canonical_string(text: str, *, max_length: int = 65536) -> str:
             )
         _refuse_hidden(canonical)
     return canonical
+
+
+# The most characters NFKC turns one code point into (U+FDFA becomes 18).
+_MAX_EXPANSION: Final = 18
+
+
+@functools.cache
+def _nfkc_weights() -> dict[str, int]:
+    """For each character whose weight is not 1, the least it can add to an NFKC result.
+
+    A character's weight is the length of its own NFKC form minus the characters in it that
+    could compose with what precedes them (combining marks, Hangul vowel and final jamo,
+    the second halves of canonical pairs). Summed over a text, the weights are a lower bound
+    on the length of the text's NFKC form. Built once, from the code points below U+20000
+    (compatibility decompositions and composable characters all live there).
+    """
+    seconds = {chr(cp) for cp in (*range(0x1161, 0x1176), *range(0x11A8, 0x11C3))}
+    for cp in range(0x20000):
+        decomposition = unicodedata.decomposition(chr(cp)).split()
+        if len(decomposition) == 2 and not decomposition[0].startswith("<"):
+            seconds.add(chr(int(decomposition[1], 16)))
+    weights: dict[str, int] = {}
+    for cp in range(0xA0, 0x20000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        ch = chr(cp)
+        folded = unicodedata.normalize("NFKC", ch)
+        weight = len(folded) - sum(part in seconds for part in folded)
+        if weight != 1:
+            weights[ch] = weight
+    return weights
+
+
+def _refuse_explosive(text: str, max_length: int) -> None:
+    """Refuse text whose NFKC form must exceed ``max_length``, before building it.
+
+    Normalising costs time in proportion to the output, and a few kilobytes of U+FDFA
+    expand eighteen-fold. The check sums per-character weights (counted per distinct
+    character), a lower bound on the normalised length, so it never refuses text whose
+    NFKC form would fit.
+    """
+    weights = _nfkc_weights()
+    least = sum(weights.get(ch, 1) * n for ch, n in Counter(text).items())
+    if least > max_length:
+        raise fail(
+            "string",
+            text,
+            f"is longer than {max_length} characters once normalised",
+            reason="too_long",
+        )
+
+
+def warm_up() -> None:
+    """Build the lookup tables that are otherwise built on first use.
+
+    The invisible-character table takes a few tens of milliseconds, the NFKC weight table
+    (needed only for long text that is not already normalised) a few hundred. A service
+    calls this at start-up so that no request pays for them.
+    """
+    _invisible_re()
+    _nfkc_weights()
 
 
 def _refuse_hidden(text: str) -> None:

@@ -18,15 +18,19 @@ adapter that resolves the name at the edge and checks the resolved address with
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Final
 
+from ztgate.core.canon._address import (
+    METADATA_ADDRESSES,
+    AddressClass,
+    IPAddress,
+    classify_address,
+)
 from ztgate.core.canon._common import fail, type_error
-from ztgate.core.canon._host import Host, HostKind, IPAddress, parse_host, parse_ipv6_literal
+from ztgate.core.canon._host import Host, HostKind, parse_host, parse_ipv6_literal
 from ztgate.core.canon.text import has_invisible
 from ztgate.errors import CanonicalizationError
 
@@ -36,6 +40,8 @@ __all__ = [
     "METADATA_HOSTNAMES",
     "AddressClass",
     "CanonicalURL",
+    "HostPatterns",
+    "canonical_domain",
     "canonical_host",
     "classify_address",
     "host_matches",
@@ -44,10 +50,18 @@ __all__ = [
     "parse_url",
 ]
 
+# Inputs up to this length have their parse memoised (bounded memory, immutable results).
+_MEMO_MAX_INPUT: Final = 1024
+
 #: Ports implied by the schemes that have one.
 DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+# scheme :// authority path ? query # fragment, split on the first delimiters as WHATWG does
+# for special schemes (backslashes in the authority are refused separately).
+_URL_RE: Final = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)([^?#]*)(?:\?([^#]*))?(?:#(.*))?", re.DOTALL
+)
 _PORT_RE: Final = re.compile(r"[0-9]{1,5}")
 _WHITESPACE_RE: Final = re.compile(r"\s")
 _LAYOUT_RE: Final = re.compile(r"[\t\n\r]")
@@ -57,23 +71,11 @@ _BAD_ESCAPE_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _USERINFO_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:%]*")
 
 _UNRESERVED: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-_PATH_SAFE: Final = _UNRESERVED | frozenset("!$&'()*+,;=:@/")
-_QUERY_SAFE: Final = _PATH_SAFE | frozenset("?")
-
-
-class AddressClass(StrEnum):
-    """Where an address points. Everything but ``public`` is refused unless allowed."""
-
-    PUBLIC = "public"
-    PRIVATE = "private"
-    LOOPBACK = "loopback"
-    LINK_LOCAL = "link_local"
-    METADATA = "metadata"
-    UNSPECIFIED = "unspecified"
-    MULTICAST = "multicast"
-    RESERVED = "reserved"
-    SHARED = "shared"
-    DOCUMENTATION = "documentation"
+_PATH_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/]*")
+_QUERY_SAFE_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?]*")
+# An escape, or a run of characters that must be escaped (everything not safe and not %).
+_PATH_TOKEN_RE: Final = re.compile(r"(%[0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+")
+_QUERY_TOKEN_RE: Final = re.compile(r"(%[0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?%]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,32 +106,28 @@ class CanonicalURL:
         return f"{self.scheme}://{host}{port}{self.path}{query}"
 
 
-def _normalise_component(text: str, safe: frozenset[str], raw: str, what: str) -> str:
+def _normalise_escape(match: re.Match[str]) -> str:
+    """One token of a path or query: an escape to normalise or a run to escape."""
+    escape = match.group(1)
+    if escape is not None:
+        decoded = chr(int(escape[1:], 16))
+        return decoded if decoded in _UNRESERVED else escape.upper()
+    return "%" + match.group().encode("utf-8").hex("%").upper()
+
+
+def _normalise_component(text: str, query: bool, raw: str, what: str) -> str:
     """Uppercase escapes, decode escaped unreserved characters, escape everything unsafe."""
     if _BAD_ESCAPE_RE.search(text) is not None:
         raise fail("url", raw, f"has a malformed percent-escape in its {what}", reason="bad_escape")
-    if text.isascii() and "%" not in text and all(ch in safe for ch in text):
+    if (_QUERY_SAFE_RE if query else _PATH_SAFE_RE).fullmatch(text) is not None:
         return text
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "%":
-            byte = int(text[i + 1 : i + 3], 16)
-            decoded = chr(byte)
-            out.append(decoded if decoded in _UNRESERVED else f"%{byte:02X}")
-            i += 3
-            continue
-        if ch in safe:
-            out.append(ch)
-        else:
-            out.extend(f"%{b:02X}" for b in ch.encode("utf-8"))
-        i += 1
-    return "".join(out)
+    return (_QUERY_TOKEN_RE if query else _PATH_TOKEN_RE).sub(_normalise_escape, text)
 
 
 def _remove_dot_segments(path: str) -> str:
     """RFC 3986 section 5.2.4 on an absolute path (``%2e`` is already decoded)."""
+    if "/." not in path:
+        return path
     segments = path.split("/")[1:]
     out: list[str] = []
     last = len(segments) - 1
@@ -149,6 +147,8 @@ def _check_text(raw: str, max_length: int) -> None:
         raise fail("url", raw, "is empty", reason="empty")
     if len(raw) > max_length:
         raise fail("url", raw, f"is longer than {max_length} characters", reason="too_long")
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        return  # no control, invisible, surrogate or whitespace character can be present
     if _SURROGATE_RE.search(raw) is not None:
         raise fail("url", raw, "contains a lone surrogate", reason="invalid_unicode")
     if _LAYOUT_RE.search(raw) is not None or has_invisible(raw):
@@ -208,37 +208,43 @@ def parse_url(raw: str, *, max_length: int = 8192) -> CanonicalURL:
     opaque URLs (``mailto:``, ``data:``, ``javascript:``) and host-less ``file:///`` URLs
     have no destination to check and are refused. Raises
     :class:`~ztgate.errors.CanonicalizationError` for anything malformed or ambiguous.
+    Results for short inputs are memoised (the result is immutable; errors are not kept).
     """
     if not isinstance(raw, str):
         raise type_error("url", raw)
+    if len(raw) <= _MEMO_MAX_INPUT and len(raw) <= max_length:
+        return _parse_url_memo(raw)
+    return _parse_url(raw, max_length)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_url_memo(raw: str) -> CanonicalURL:
+    return _parse_url(raw, _MEMO_MAX_INPUT)
+
+
+def _parse_url(raw: str, max_length: int) -> CanonicalURL:
     _check_text(raw, max_length)
-    scheme, colon, rest = raw.partition(":")
-    if not colon or _SCHEME_RE.fullmatch(scheme) is None:
-        raise fail("url", raw, "has no scheme", reason="missing_scheme")
-    scheme = scheme.lower()
-    if not rest.startswith("//"):
+    parts = _URL_RE.fullmatch(raw)
+    if parts is None:
+        scheme = raw.partition(":")[0]
+        if ":" not in raw or _SCHEME_RE.fullmatch(scheme) is None:
+            raise fail("url", raw, "has no scheme", reason="missing_scheme")
         raise fail("url", raw, "has no `//` authority", reason="missing_host")
-    rest = rest[2:]
-    end = len(rest)
-    for delimiter in "/?#":
-        found = rest.find(delimiter)
-        if 0 <= found < end:
-            end = found
-    authority, rest = rest[:end], rest[end:]
+    scheme, authority, path, query, fragment = parts.groups()
+    scheme = scheme.lower()
     has_userinfo, host_text, port_text = _split_authority(authority, raw)
     host = _host(host_text, raw)
     port = _parse_port(port_text, raw)
-
-    rest, _, fragment = rest.partition("#")
-    path, question, query = rest.partition("?")
-    special = scheme in DEFAULT_PORTS
     if "\\" in path:
-        if not special:
+        if scheme not in DEFAULT_PORTS:
             raise fail("url", raw, "has a backslash in its path", reason="backslash")
         path = path.replace("\\", "/")
-    path = _remove_dot_segments(_normalise_component(path or "/", _PATH_SAFE, raw, "path"))
-    query = _normalise_component(query, _QUERY_SAFE, raw, "query") if question else ""
-    _normalise_component(fragment, _QUERY_SAFE, raw, "fragment")
+    path = _remove_dot_segments(_normalise_component(path or "/", False, raw, "path"))
+    query = "" if query is None else _normalise_component(query, True, raw, "query")
+    if fragment and _BAD_ESCAPE_RE.search(fragment) is not None:
+        raise fail(
+            "url", raw, "has a malformed percent-escape in its fragment", reason="bad_escape"
+        )
     return CanonicalURL(
         scheme=scheme,
         host=host.text,
@@ -250,130 +256,6 @@ def parse_url(raw: str, *, max_length: int = 8192) -> CanonicalURL:
         query=query,
         has_userinfo=has_userinfo,
     )
-
-
-# ---------------------------------------------------------------------------------------
-# Address classification
-
-#: Cloud instance-metadata endpoints: AWS/GCP/Azure/OpenStack (169.254.169.254), AWS ECS
-#: task metadata (169.254.170.2), EKS Pod Identity (169.254.170.23), Alibaba Cloud
-#: (100.100.100.200), Oracle Cloud (192.0.0.192), Azure WireServer (168.63.129.16), and
-#: the AWS IPv6 endpoints.
-METADATA_ADDRESSES: Final[frozenset[IPAddress]] = frozenset(
-    {
-        ipaddress.IPv4Address("169.254.169.254"),
-        ipaddress.IPv4Address("169.254.170.2"),
-        ipaddress.IPv4Address("169.254.170.23"),
-        ipaddress.IPv4Address("100.100.100.200"),
-        ipaddress.IPv4Address("192.0.0.192"),
-        ipaddress.IPv4Address("168.63.129.16"),
-        ipaddress.IPv6Address("fd00:ec2::254"),
-        ipaddress.IPv6Address("fd00:ec2::23"),
-    }
-)
-
-_N4 = ipaddress.IPv4Network
-_N6 = ipaddress.IPv6Network
-
-# First match wins; anything unmatched is public.
-_V4_TABLE: Final[tuple[tuple[ipaddress.IPv4Network, AddressClass], ...]] = (
-    (_N4("0.0.0.0/8"), AddressClass.UNSPECIFIED),
-    (_N4("127.0.0.0/8"), AddressClass.LOOPBACK),
-    (_N4("169.254.0.0/16"), AddressClass.LINK_LOCAL),
-    (_N4("10.0.0.0/8"), AddressClass.PRIVATE),
-    (_N4("172.16.0.0/12"), AddressClass.PRIVATE),
-    (_N4("192.168.0.0/16"), AddressClass.PRIVATE),
-    (_N4("100.64.0.0/10"), AddressClass.SHARED),
-    (_N4("192.0.2.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("198.51.100.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("203.0.113.0/24"), AddressClass.DOCUMENTATION),
-    (_N4("224.0.0.0/4"), AddressClass.MULTICAST),
-    (_N4("240.0.0.0/4"), AddressClass.RESERVED),
-    (_N4("192.0.0.0/24"), AddressClass.RESERVED),
-    (_N4("198.18.0.0/15"), AddressClass.RESERVED),
-    (_N4("192.88.99.0/24"), AddressClass.RESERVED),
-)
-
-_V6_TABLE: Final[tuple[tuple[ipaddress.IPv6Network, AddressClass], ...]] = (
-    (_N6("64:ff9b:1::/48"), AddressClass.PRIVATE),
-    (_N6("fc00::/7"), AddressClass.PRIVATE),
-    (_N6("fec0::/10"), AddressClass.PRIVATE),
-    (_N6("fe80::/10"), AddressClass.LINK_LOCAL),
-    (_N6("ff00::/8"), AddressClass.MULTICAST),
-    (_N6("2001:db8::/32"), AddressClass.DOCUMENTATION),
-    (_N6("3fff::/20"), AddressClass.DOCUMENTATION),
-    (_N6("100::/64"), AddressClass.RESERVED),
-    (_N6("2001::/23"), AddressClass.RESERVED),
-)
-_GLOBAL_UNICAST: Final = _N6("2000::/3")
-_MAPPED: Final = _N6("::ffff:0:0/96")
-_TRANSLATED: Final = _N6("::ffff:0:0:0/96")
-_COMPATIBLE: Final = _N6("::/96")
-_NAT64: Final = _N6("64:ff9b::/96")
-_SIXTOFOUR: Final = _N6("2002::/16")
-_TEREDO: Final = _N6("2001::/32")
-_LOW32: Final = 0xFFFFFFFF
-
-
-def _classify_v4(ip: ipaddress.IPv4Address) -> AddressClass:
-    if ip in METADATA_ADDRESSES:
-        return AddressClass.METADATA
-    for network, cls in _V4_TABLE:
-        if ip in network:
-            return cls
-    return AddressClass.PUBLIC
-
-
-def _embedded_v4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address] | None:
-    """The IPv4 addresses an IPv6 address carries, or ``None`` if it is not such a form."""
-    value = int(ip)
-    if ip in _MAPPED or ip in _TRANSLATED or ip in _COMPATIBLE or ip in _NAT64:
-        return [ipaddress.IPv4Address(value & _LOW32)]
-    if ip in _SIXTOFOUR:
-        return [ipaddress.IPv4Address((value >> 80) & _LOW32)]
-    if ip in _TEREDO:
-        client = ipaddress.IPv4Address(~value & _LOW32)
-        server = ipaddress.IPv4Address((value >> 64) & _LOW32)
-        return [client, server]
-    return None
-
-
-def _classify_v6(ip: ipaddress.IPv6Address) -> AddressClass:
-    if ip in METADATA_ADDRESSES:
-        return AddressClass.METADATA
-    if ip == ipaddress.IPv6Address("::"):
-        return AddressClass.UNSPECIFIED
-    if ip == ipaddress.IPv6Address("::1"):
-        return AddressClass.LOOPBACK
-    embedded = _embedded_v4(ip)
-    if embedded is not None:
-        for inner in embedded:
-            cls = _classify_v4(inner)
-            if cls is not AddressClass.PUBLIC:
-                return cls
-        # IPv4-compatible addresses are deprecated and never routed to the embedded host.
-        if ip in _COMPATIBLE:
-            return AddressClass.RESERVED
-        return AddressClass.PUBLIC
-    for network, cls in _V6_TABLE:
-        if ip in network:
-            return cls
-    return AddressClass.PUBLIC if ip in _GLOBAL_UNICAST else AddressClass.RESERVED
-
-
-def classify_address(ip: IPAddress) -> AddressClass:
-    """Where ``ip`` points, judged by the most restrictive reading.
-
-    IPv6 forms that carry an IPv4 address (mapped ``::ffff:a.b.c.d``, compatible
-    ``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``, Teredo ``2001::/32``) are
-    classified by the embedded address when that is not public. IPv6 outside global unicast
-    ``2000::/3`` is ``reserved``.
-    """
-    if isinstance(ip, ipaddress.IPv4Address):
-        return _classify_v4(ip)
-    if isinstance(ip, ipaddress.IPv6Address):
-        return _classify_v6(ip)
-    raise TypeError(f"classify_address needs an IP address, not `{type(ip).__name__}`")
 
 
 # ---------------------------------------------------------------------------------------
@@ -458,6 +340,20 @@ def canonical_host(raw: str) -> str:
     return _bare_host(raw).text
 
 
+def canonical_domain(raw: str) -> str:
+    """The canonical form of a DNS domain as a policy writes it (``B\u00fccher.DE.``).
+
+    For the ``domains`` of :func:`host_matches` and for e-mail domain lists: validate and
+    canonicalise every entry with this at policy load, so ``b\u00fccher.de`` matches the
+    punycode a parsed address carries. Raises :class:`~ztgate.errors.CanonicalizationError`
+    when ``raw`` is not a valid host or is an IP address.
+    """
+    host = _bare_host(raw)
+    if host.kind != "dns":
+        raise fail("domain", raw, "is an IP address, not a domain", reason="not_a_domain")
+    return host.text
+
+
 @functools.lru_cache(maxsize=1024)
 def _canonical_set(entries: tuple[str, ...], domains: bool) -> frozenset[str]:
     result: set[str] = set()
@@ -472,33 +368,53 @@ def _canonical_set(entries: tuple[str, ...], domains: bool) -> frozenset[str]:
     return frozenset(result)
 
 
+@dataclass(frozen=True, slots=True)
+class HostPatterns:
+    """Canonical exact hosts and domains, compiled once (at policy load) and matched often.
+
+    :func:`host_matches` compiles on every call (memoised, but it still hashes the lists);
+    a policy with long host lists should hold a ``HostPatterns`` instead.
+    """
+
+    hosts: frozenset[str]
+    domains: frozenset[str]
+
+    @classmethod
+    def compile(cls, *, hosts: Collection[str] = (), domains: Collection[str] = ()) -> HostPatterns:
+        """Canonicalise ``hosts`` and ``domains``; an invalid entry is a :class:`ValueError`."""
+        if isinstance(hosts, str) or isinstance(domains, str):
+            raise ValueError("hosts and domains must be collections of names, not a single string")
+        return cls(_canonical_set(tuple(hosts), False), _canonical_set(tuple(domains), True))
+
+    def matches(self, url: CanonicalURL) -> bool:
+        """Whether the URL's host is an exact host or inside a domain (label boundaries)."""
+        if url.host in self.hosts:
+            return True
+        if url.host_kind != "dns" or not self.domains:
+            return False
+        # Walk the host's own suffixes on label boundaries: cost is per label, not per domain.
+        candidate = url.host
+        while True:
+            if candidate in self.domains:
+                return True
+            _, dot, candidate = candidate.partition(".")
+            if not dot:
+                return False
+
+
 def host_matches(
     url: CanonicalURL, *, hosts: Collection[str] = (), domains: Collection[str] = ()
 ) -> bool:
     """Whether the URL's host is one of ``hosts`` or inside one of ``domains``.
 
     Entries are canonicalised like URL hosts (``EXAMPLE.com.`` is ``example.com``,
-    ``127.1`` is ``127.0.0.1``); an invalid entry is a :class:`ValueError`, raised when a
-    policy is loaded. Domain matching is on label boundaries and only for DNS hosts:
-    ``example.com`` matches ``example.com`` and ``api.example.com``, never
-    ``evilexample.com``.
+    ``127.1`` is ``127.0.0.1``); an invalid entry, or an IP address among ``domains``, is a
+    :class:`ValueError`, meant to surface when a policy is loaded. Domain matching is on
+    label boundaries and only for DNS hosts: ``example.com`` matches ``example.com`` and
+    ``api.example.com``, never ``evilexample.com``. See :class:`HostPatterns` to compile
+    the lists once.
     """
-    if isinstance(hosts, str) or isinstance(domains, str):
-        raise ValueError("hosts and domains must be collections of names, not a single string")
-    exact = _canonical_set(tuple(hosts), False)
-    suffixes = _canonical_set(tuple(domains), True)
-    if url.host in exact:
-        return True
-    if url.host_kind != "dns":
-        return False
-    # Walk the host's own suffixes on label boundaries: cost is per label, not per domain.
-    candidate = url.host
-    while True:
-        if candidate in suffixes:
-            return True
-        _, dot, candidate = candidate.partition(".")
-        if not dot:
-            return False
+    return HostPatterns.compile(hosts=hosts, domains=domains).matches(url)
 
 
 def is_forbidden_destination(url: CanonicalURL) -> AddressClass | None:

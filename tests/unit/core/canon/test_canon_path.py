@@ -70,6 +70,8 @@ def test_single_string_roots_are_refused() -> None:
 def test_non_string_root_is_refused() -> None:
     with pytest.raises(ValueError, match="must be a string"):
         is_under("/data/x", [1])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="must be strings"):
+        is_under("/data/x", [["/data"]])  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("value", [None, 7, b"/data", Path("/data")])
@@ -98,9 +100,20 @@ def test_too_many_decodings_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     hostile = "/d/\uff05\uff12\uff15\uff05\uff13\uff12\uff05\uff13\uff15%32%35%32%66%2f"
     assert len(path_interpretations(hostile)) > 1
     monkeypatch.setattr(canon_path, "_MAX_SPELLINGS", 4)
+    canon_path._interpretations_memo.cache_clear()  # the first answer was memoised
     with pytest.raises(CanonicalizationError) as info:
         path_interpretations(hostile)
     assert info.value.reason == "too_ambiguous"
+
+
+def test_memoised_answers_match_fresh_ones() -> None:
+    raw = "/data/%2e%2e/etc"
+    first = path_interpretations(raw)
+    canon_path._interpretations_memo.cache_clear()
+    assert path_interpretations(raw) == first
+    assert canon_path._interpretations(raw) == first
+    long_raw = "/data/" + "a" * 2000 + "/%2e%2e/x"  # too long to memoise, same rules
+    assert path_interpretations(long_raw) == (long_raw, "/data/x")
 
 
 def test_still_encoded_after_four_rounds_is_refused() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -139,5 +140,59 @@ def test_error_messages_follow_house_style_and_never_echo_much() -> None:
     assert "\\u{200b}" in message
 
 
-def test_invisible_table_is_built_once() -> None:
+def test_tables_are_built_once() -> None:
+    canon_text.warm_up()
     assert canon_text._invisible_re() is canon_text._invisible_re()
+    assert canon_text._nfkc_weights() is canon_text._nfkc_weights()
+
+
+def test_explosive_text_is_refused_before_folding() -> None:
+    # 4,000 U+FDFA would fold to 72,000 characters: refused without building them.
+    with pytest.raises(CanonicalizationError) as info:
+        canonical_string("\ufdfa" * 4000)
+    assert info.value.reason == "too_long"
+    # Long text that fits after folding is accepted, composing sequences included.
+    korean = "\ud55c\uad6d\uc5b4" * 5000 + "e\u0301" * 10000
+    assert canonical_string(korean) == korean[:15000] + "\u00e9" * 10000
+
+
+@pytest.mark.parametrize(
+    "filler",
+    ["\u4e2d" * 100, "\u00e9" * 100, "caf\u00e9 " * 40, "plain ascii " * 20],
+    ids=["dense-cjk", "dense-latin", "sparse-latin", "ascii"],
+)
+def test_scanning_strategies_report_the_same_positions(filler: str) -> None:
+    # Dense non-ASCII text switches to the full table part-way; positions must not shift.
+    text = filler + "\u200b" + filler + "\u202e" + filler + "\U000e0041"
+    first = len(filler)
+    expected = [
+        InvisibleChar(first, 0x200B, "zero_width"),
+        InvisibleChar(2 * first + 1, 0x202E, "bidi"),
+        InvisibleChar(3 * first + 2, 0xE0041, "tag"),
+    ]
+    assert find_invisible(text) == expected
+    assert strip_invisible(text) == filler * 3
+
+
+def test_find_invisible_limit() -> None:
+    text = "a\u200b" * 1000
+    assert len(find_invisible(text)) == 1000
+    assert find_invisible(text, limit=3) == [
+        InvisibleChar(i, 0x200B, "zero_width") for i in (1, 3, 5)
+    ]
+    assert find_invisible(text, limit=0) == []
+    assert find_invisible("a\x00b", limit=5) == [InvisibleChar(1, 0, "control")]
+
+
+def test_every_reason_code_is_documented() -> None:
+    # Operators map reason codes from the audit log to meanings; none may be undocumented.
+    root = Path(__file__).parents[4]
+    source = "".join(p.read_text("utf-8") for p in (root / "src/ztgate/core/canon").glob("*.py"))
+    raised = set(re.findall(r'reason="([a-z0-9_]+)"', source))
+    documented = set(
+        re.findall(
+            r"^\| `([a-z0-9_]+)` \|", (root / "docs/canonicalisation.md").read_text("utf-8"), re.M
+        )
+    )
+    assert raised <= documented, raised - documented
+    assert len(raised) > 20

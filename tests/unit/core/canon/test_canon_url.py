@@ -14,6 +14,8 @@ from ztgate.core.canon.url import (
     METADATA_HOSTNAMES,
     AddressClass,
     CanonicalURL,
+    HostPatterns,
+    canonical_domain,
     canonical_host,
     classify_address,
     host_matches,
@@ -96,6 +98,18 @@ def test_invalid_host_patterns_are_value_errors(pattern: str) -> None:
         host_matches(url, domains=[pattern])
 
 
+@pytest.mark.parametrize(
+    "case", VECTORS["host_matches"], ids=[c["url"] for c in VECTORS["host_matches"]]
+)
+def test_compiled_patterns_agree_with_host_matches(case: dict[str, Any]) -> None:
+    if case.get("invalid_domain"):
+        with pytest.raises(ValueError, match="is an IP address"):
+            HostPatterns.compile(domains=case["domains"])
+        return
+    patterns = HostPatterns.compile(hosts=case.get("hosts", ()), domains=case.get("domains", ()))
+    assert patterns.matches(parse_url(case["url"])) is case["expected"]
+
+
 def test_single_string_patterns_are_refused() -> None:
     url = parse_url("https://example.com/")
     with pytest.raises(ValueError, match="not a single string"):
@@ -137,6 +151,18 @@ def test_canonical_host_forms() -> None:
         canonical_host("exa mple.com")
     with pytest.raises(CanonicalizationError):
         canonical_host(None)  # type: ignore[arg-type]
+
+
+def test_canonical_domain_forms() -> None:
+    assert canonical_domain("B\u00fccher.DE.") == "xn--bcher-kva.de"
+    assert canonical_domain("example.com") == "example.com"
+    for address in ("127.0.0.1", "0x7f.1", "[::1]", "::1"):
+        with pytest.raises(CanonicalizationError) as info:
+            canonical_domain(address)
+        assert info.value.reason == "not_a_domain"
+    with pytest.raises(CanonicalizationError) as info:
+        canonical_domain("*.example.com")
+    assert info.value.reason == "bad_host"
 
 
 def test_classify_address_rejects_non_addresses() -> None:

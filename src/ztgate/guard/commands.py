@@ -1,0 +1,343 @@
+"""Destructive and exfiltrating shell commands, found by parsing rather than grepping.
+
+A string is split into simple commands with :mod:`shlex` (quotes, escapes and the
+operators ``| || && ; & > >> <`` understood), wrappers such as ``sudo``, ``env``,
+``nohup`` and variable assignments are peeled off, ``sh -c``/``eval``/``$(...)``/
+backquote bodies are parsed again (to a fixed depth), and each command is judged by its
+program name and arguments: ``rm -rf /``, ``mkfs``, ``dd of=/dev/sda``, ``curl … | sh``,
+reverse shells, ``chmod -R 777 /``. Parsing is what tells ``rm -rf /`` from
+``echo "never run rm -rf /"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+import shlex
+from dataclasses import dataclass
+
+import re2
+
+from ztgate.guard.findings import Finding, FindingType, Severity, Span
+
+MAX_COMMAND_CHARS = 8192
+MAX_DEPTH = 3
+MAX_COMMANDS = 256
+
+_OPERATORS = frozenset({"|", "||", "&&", ";", "&", ";;", "|&", "(", ")", "\n"})
+_REDIRECTS = frozenset({">", ">>", "<", ">&", "&>", "<>", ">|", "&>>", "<<", "<<<"})
+_WRAPPERS = frozenset(
+    {"sudo", "doas", "env", "nohup", "time", "nice", "ionice", "exec", "command", "builtin",
+     "stdbuf", "timeout", "chroot", "su", "busybox", "xargs", "then", "do", "else", "!"}
+)  # fmt: skip
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "ash", "busybox", "csh", "tcsh"})
+_INTERPRETERS = _SHELLS | frozenset(
+    {"python", "python3", "python2", "perl", "ruby", "node", "php", "lua", "powershell", "pwsh"}
+)
+_UPLOAD_FLAGS = frozenset(
+    {"-d", "--data", "--data-binary", "--data-raw", "-F", "--form", "-T", "--upload-file",
+     "--post-file", "--body-file"}
+)  # fmt: skip
+_DOWNLOADERS = frozenset({"curl", "wget", "fetch", "aria2c", "http", "lwp-download"})
+_SYSTEM_DIRS = frozenset(
+    {"/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+     "/sbin", "/srv", "/sys", "/usr", "/var", "/mnt", "/media", "/System", "/Users",
+     "/Library", "/Applications", "/private"}
+)  # fmt: skip
+_SENSITIVE_FILES = re2.compile(
+    r"(?:^|/)(?:\.ssh|\.aws|\.gnupg|\.kube|\.docker|\.netrc|\.git-credentials|\.env|"
+    r"id_rsa|id_ed25519|id_ecdsa|shadow|passwd|sudoers|credentials|\.bash_history)(?:$|/)"
+)
+_DEV_BLOCK = re2.compile(r"^/dev/(?:sd|hd|vd|xvd|nvme|mmcblk|disk|rdisk|md|dm-|loop|mapper/)")
+_DEV_NET = re2.compile(r"/dev/(?:tcp|udp)/")
+_FORK_BOMB = re2.compile(r":\s*\(\s*\)\s*\{\s*:\s*\|\s*:\s*&\s*\}\s*;\s*:")
+_JUDGED_NAMES = (
+    "rm|mkfs|mke2fs|mkswap|wipefs|fdisk|sfdisk|parted|sgdisk|dd|shred|chmod|chown|chgrp|nc|"
+    "ncat|netcat|socat|curl|wget|fetch|aria2c|lwp-download|scp|rsync|shutdown|reboot|"
+    "halt|poweroff|init|kill|pkill|killall|crontab|history|iptables|ip6tables|nft|eval|sh|"
+    "bash|zsh|dash|ksh|fish|ash|busybox|csh|tcsh|python[0-9.]*|perl|ruby|node|php|lua|"
+    "powershell|pwsh"
+)
+_INTERESTING = re2.compile(
+    rf"(?i:(?:^|[^A-Za-z0-9_-])(?:{_JUDGED_NAMES})(?:$|[^A-Za-z0-9_-]))|/dev/|:\s*\(|\$\(|[`'\"\\]"
+)
+_SUBSTITUTION = re2.compile(r"\$\(([^()]*)\)|`([^`]*)`|<\(([^()]*)\)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    kind: str
+    severity: Severity
+    detail: str
+
+
+def _program(token: str) -> str:
+    return posixpath.basename(token).lower()
+
+
+def _tokenize(command: str) -> list[str]:
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        return list(lexer)
+    except ValueError:
+        # Unbalanced quotes: a shell would refuse it, but judge the words anyway (fail
+        # closed rather than wave through a command we could not fully parse).
+        return command.replace("|", " | ").replace(";", " ; ").replace("&&", " && ").split()
+
+
+def _split_commands(tokens: list[str]) -> list[tuple[list[str], str]]:
+    """Simple commands with the operator that follows each one."""
+    commands: list[tuple[list[str], str]] = []
+    current: list[str] = []
+    for token in tokens:
+        if token in _OPERATORS:
+            if current:
+                commands.append((current, token))
+            current = []
+        else:
+            current.append(token)
+    if current:
+        commands.append((current, ""))
+    return commands[:MAX_COMMANDS]
+
+
+def _peel(words: list[str]) -> list[str]:
+    """Drop wrappers (``sudo -u x``, ``env A=1``, ``nohup``) and leading assignments."""
+    i = 0
+    while i < len(words):
+        word = words[i]
+        name = _program(word)
+        if "=" in word and not word.startswith(("-", "=")) and word.split("=", 1)[0].isidentifier():
+            i += 1
+        elif name in _WRAPPERS:
+            i += 1
+            while i < len(words) and words[i].startswith("-"):
+                i += 2 if words[i] in ("-u", "-g", "-n", "-s", "-k") else 1
+        else:
+            break
+    return words[i:]
+
+
+def _flags(args: list[str]) -> set[str]:
+    flags: set[str] = set()
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            flags.add(arg)
+        elif arg.startswith("-") and len(arg) > 1:
+            flags.update(f"-{c}" for c in arg[1:])
+    return flags
+
+
+def _is_system_target(arg: str) -> bool:
+    if arg in ("*", ".", "..", "~", "~/", "$HOME", "${HOME}", "/*", "~/*", "$HOME/*"):
+        return True
+    if not arg.startswith("/"):
+        return False
+    normal = posixpath.normpath(arg.rstrip("*")) if arg.rstrip("*") else "/"
+    return normal in _SYSTEM_DIRS or normal.rstrip("/") in _SYSTEM_DIRS
+
+
+def _positional(args: list[str]) -> list[str]:
+    return [a for a in args if not a.startswith("-") or a == "-"]
+
+
+def _judge(words: list[str], redirects: list[tuple[str, str]]) -> list[_Hit]:
+    hits: list[_Hit] = []
+    name = _program(words[0])
+    args = words[1:]
+    flags = _flags(args)
+    targets = _positional(args)
+    if name == "rm":
+        recursive = bool(flags & {"-r", "-R", "--recursive"})
+        if "--no-preserve-root" in flags or (recursive and any(map(_is_system_target, targets))):
+            hits.append(
+                _Hit(
+                    "rm_recursive_root",
+                    Severity.CRITICAL,
+                    "recursive delete of a root, home or system directory",
+                )
+            )
+        elif recursive and flags & {"-f", "--force"}:
+            hits.append(_Hit("rm_recursive", Severity.HIGH, "forced recursive delete"))
+    elif name.startswith(("mkfs", "mke2fs", "mkswap", "wipefs")) or (
+        name in ("fdisk", "sfdisk", "parted", "sgdisk") and any(_DEV_BLOCK.search(a) for a in args)
+    ):
+        hits.append(_Hit("format_disk", Severity.CRITICAL, f"`{name}` formats or repartitions"))
+    elif name == "dd":
+        for arg in args:
+            if arg.startswith("of=") and (_DEV_BLOCK.search(arg[3:]) or arg[3:] in _SYSTEM_DIRS):
+                hits.append(_Hit("dd_to_device", Severity.CRITICAL, "dd writes to a block device"))
+    elif name == "shred" and any(_DEV_BLOCK.search(a) or _SENSITIVE_FILES.search(a) for a in args):
+        hits.append(_Hit("shred_device", Severity.CRITICAL, "shred of a device or key file"))
+    elif name in ("chmod", "chown", "chgrp"):
+        modes = [a for a in targets if a.lstrip("0") in ("777", "666") or a in ("a+rwx", "o+w",
+                 "a+w", "ugo+rwx", "o+rwx")]  # fmt: skip
+        system = [a for a in targets if _is_system_target(a)]
+        recursive = bool(flags & {"-R", "--recursive"})
+        if system and (modes or (name != "chmod" and recursive)):
+            hits.append(
+                _Hit("chmod_system", Severity.CRITICAL, f"`{name}` opens up a system directory")
+            )
+        elif modes:
+            hits.append(_Hit("chmod_world_writable", Severity.MEDIUM, "world-writable mode"))
+    elif name in ("nc", "ncat", "netcat", "nc.traditional", "nc.openbsd") and (
+        flags & {"-e", "-c", "--exec", "--sh-exec"}
+    ):
+        hits.append(_Hit("reverse_shell", Severity.CRITICAL, f"`{name}` with program execution"))
+    elif name == "socat" and any(a.lower().startswith(("exec:", "system:")) for a in args):
+        hits.append(_Hit("reverse_shell", Severity.CRITICAL, "socat executing a program"))
+    elif name in _DOWNLOADERS:
+        for i, arg in enumerate(args):
+            value = arg
+            if arg in _UPLOAD_FLAGS and i + 1 < len(args):
+                value = args[i + 1]
+            elif not arg.startswith(("-d@", "--data=@", "--post-file=")):
+                continue
+            payload = value.split("@", 1)[-1] if "@" in value else value
+            if _SENSITIVE_FILES.search(payload) or payload.startswith(("/etc/", "~/.", "/root/")):
+                hits.append(
+                    _Hit("exfiltration", Severity.HIGH, f"`{name}` uploads a sensitive file")
+                )
+                break
+    elif (
+        name in ("scp", "rsync")
+        and any(_SENSITIVE_FILES.search(a) for a in targets[:-1])
+        and (targets and ":" in targets[-1])
+    ):
+        hits.append(_Hit("exfiltration", Severity.HIGH, f"`{name}` copies a key file off-host"))
+    elif name in ("shutdown", "reboot", "halt", "poweroff") or (
+        name == "init" and targets[:1] in (["0"], ["6"])
+    ):
+        hits.append(_Hit("system_disruption", Severity.HIGH, f"`{name}` stops the machine"))
+    elif name in ("kill", "pkill", "killall") and ("-1" in targets or "1" in targets):
+        hits.append(_Hit("system_disruption", Severity.HIGH, "kills every process"))
+    elif name == "crontab" and "-r" in flags:
+        hits.append(_Hit("system_disruption", Severity.MEDIUM, "removes every cron job"))
+    elif name == "history" and "-c" in flags:
+        hits.append(_Hit("anti_forensics", Severity.MEDIUM, "clears shell history"))
+    elif name in ("iptables", "ip6tables", "nft") and flags & {"-F", "--flush"}:
+        hits.append(_Hit("firewall_flush", Severity.HIGH, "flushes firewall rules"))
+    for op, target in redirects:
+        if op in (">", ">>", ">|", "&>", "&>>") and _DEV_BLOCK.search(target):
+            hits.append(_Hit("write_to_device", Severity.CRITICAL, "output redirected to a disk"))
+    return hits
+
+
+def _analyse(command: str, depth: int) -> list[_Hit]:
+    hits: list[_Hit] = []
+    if _FORK_BOMB.search(command):
+        hits.append(_Hit("fork_bomb", Severity.CRITICAL, "shell fork bomb"))
+    if _DEV_NET.search(command):
+        hits.append(_Hit("reverse_shell", Severity.CRITICAL, "shell redirected to /dev/tcp"))
+    if depth < MAX_DEPTH:
+        for match in _SUBSTITUTION.finditer(command):
+            inner = next(g for g in match.groups() if g is not None)
+            hits.extend(_analyse(inner, depth + 1))
+    commands = _split_commands(_tokenize(command))
+    pipeline_has_download = False
+    downloaded: set[str] = set()
+    for words_raw, operator in commands:
+        redirects: list[tuple[str, str]] = []
+        words: list[str] = []
+        i = 0
+        while i < len(words_raw):
+            word = words_raw[i]
+            if word in _REDIRECTS or (word[:-1].isdigit() and word[-1:] in "<>"):
+                if i + 1 < len(words_raw):
+                    redirects.append((word.lstrip("0123456789") or word, words_raw[i + 1]))
+                i += 2
+                continue
+            words.append(word)
+            i += 1
+        words = _peel(words)
+        if not words:
+            continue
+        name = _program(words[0])
+        hits.extend(_judge(words, redirects))
+        if name in _INTERPRETERS and pipeline_has_download:
+            hits.append(
+                _Hit(
+                    "download_and_execute",
+                    Severity.CRITICAL,
+                    f"downloaded content piped into `{name}`",
+                )
+            )
+        if name in _DOWNLOADERS:
+            pipeline_has_download = True
+        if depth < MAX_DEPTH and (name in _SHELLS or name == "eval"):
+            body_index = words.index("-c") + 1 if "-c" in words else (1 if name == "eval" else 0)
+            if 0 < body_index < len(words):
+                body = " ".join(words[body_index:]) if name == "eval" else words[body_index]
+                inner = _analyse(body, depth + 1)
+                hits.extend(inner)
+                if (
+                    name in _SHELLS
+                    and any(d in body for d in _DOWNLOADERS)
+                    and "|" not in body
+                    and ("$(" in body or "`" in body)
+                ):
+                    hits.append(_Hit("download_and_execute", Severity.CRITICAL,
+                                         "shell runs downloaded content"))  # fmt: skip
+        if name in _DOWNLOADERS:
+            for flag, value in itertools.pairwise(words[1:]):
+                if flag in ("-o", "-O", "--output", "--output-document"):
+                    downloaded.add(posixpath.basename(value))
+        elif downloaded and (
+            (name in _INTERPRETERS and any(posixpath.basename(a) in downloaded for a in words[1:]))
+            or posixpath.basename(words[0]) in downloaded
+        ):
+            hits.append(_Hit("download_and_execute", Severity.CRITICAL, "runs a file it just "
+                             "downloaded"))  # fmt: skip
+        if operator not in ("|", "|&"):
+            pipeline_has_download = False
+    return hits
+
+
+def _process_substitution_download(command: str) -> bool:
+    """``bash <(curl …)``: a shell reading a downloader's output as a file."""
+    for match in _SUBSTITUTION.finditer(command):
+        inner = match.group(3)
+        if inner is not None and any(_program(w) in _DOWNLOADERS for w in inner.split()[:1]):
+            before = command[: match.start()].split()
+            if before and _program(before[-1]) in _INTERPRETERS:
+                return True
+    return False
+
+
+def _worth_parsing(text: str) -> bool:
+    """Cheap pre-check: parse only text that names a program we judge, or that uses
+    quoting, escapes or substitution (which could assemble such a name: ``r''m``)."""
+    return _INTERESTING.search(text) is not None
+
+
+def scan_command(text: str) -> list[Finding]:
+    """Judge ``text`` as a shell command line; one finding per distinct danger."""
+    if len(text) > MAX_COMMAND_CHARS:
+        text = text[:MAX_COMMAND_CHARS]
+    if not _worth_parsing(text):
+        return []
+    hits = _analyse(text, 0)
+    if _process_substitution_download(text):
+        hits.append(_Hit("download_and_execute", Severity.CRITICAL, "shell runs downloaded "
+                         "content"))  # fmt: skip
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for hit in sorted(hits, key=lambda h: -h.severity):
+        if hit.kind in seen:
+            continue
+        seen.add(hit.kind)
+        findings.append(
+            Finding(
+                type=FindingType.DANGEROUS_COMMAND,
+                kind=hit.kind,
+                severity=hit.severity,
+                confidence=0.9,
+                span=Span(0, len(text)),
+                detail=hit.detail,
+            )
+        )
+    return findings

@@ -1,0 +1,133 @@
+"""Walking JSON-like content: every string (and number) with its JSON path, under caps.
+
+Tool arguments and outputs arrive as nested dicts and lists. Scanners work on strings, so
+content is flattened into ``(path, text)`` leaves, and redaction rebuilds the same shape
+with some leaves replaced. The walk is iterative-bounded: a depth, node and character
+budget stop hostile nesting from costing unbounded time or recursion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ztgate.errors import UsageError
+
+#: Suffix of the path of a dict key (``$.user#key``), so findings in keys are told apart
+#: from findings in values; keys are reported but never rewritten by redaction.
+KEY_SUFFIX = "#key"
+_IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on one scan. Content beyond them is not scanned and is reported instead."""
+
+    max_chars: int = 262_144
+    max_depth: int = 32
+    max_nodes: int = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    """One scannable string: its JSON path, text, and whether it is a dict key."""
+
+    path: str
+    text: str
+    is_key: bool = False
+    is_number: bool = False
+
+
+@dataclass
+class Walk:
+    """The leaves found and whether any cap cut the walk short (and which)."""
+
+    leaves: list[Leaf]
+    exceeded: list[str]
+
+
+def child_path(parent: str, key: str | int) -> str:
+    """``$.name``, ``$["odd key"]`` or ``$[3]``: the JSONPath of a child."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    if key and key[0] in _IDENT_START and all(c.isalnum() or c == "_" for c in key):
+        return f"{parent}.{key}"
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{parent}["{escaped}"]'
+
+
+def walk(content: Any, limits: Limits) -> Walk:
+    """Flatten ``content`` into leaves, honouring ``limits``.
+
+    Accepts ``str`` and JSON-like values (dict with string keys, list, tuple, int, float,
+    bool, ``None``); anything else is a :class:`UsageError`, because a scanner that
+    silently skipped a type it did not understand would be a bypass.
+    """
+    leaves: list[Leaf] = []
+    exceeded: list[str] = []
+    budget = limits.max_chars
+    nodes = 0
+    stack: list[tuple[str, Any, int]] = [("$", content, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        nodes += 1
+        if nodes > limits.max_nodes:
+            exceeded.append("max_nodes")
+            break
+        if isinstance(value, str) or (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            is_number = not isinstance(value, str)
+            if is_number and isinstance(value, float) and not math.isfinite(value):
+                continue
+            text = value if isinstance(value, str) else repr(value)
+            if len(text) > budget:
+                exceeded.append("max_chars")
+                text = text[:budget]
+            budget -= len(text)
+            is_key = path.endswith(KEY_SUFFIX) and isinstance(value, str)
+            leaves.append(Leaf(path, text, is_key=is_key, is_number=is_number))
+            if budget <= 0 and stack:
+                exceeded.append("max_chars")
+                break
+            continue
+        if value is None or isinstance(value, bool):
+            continue
+        if depth >= limits.max_depth:
+            exceeded.append("max_depth")
+            continue
+        if isinstance(value, dict):
+            items = list(value.items())
+            for key, _ in items:
+                if not isinstance(key, str):
+                    raise UsageError(f"content keys must be strings, not `{type(key).__name__}`")
+            for key, child in reversed(items):
+                child_at = child_path(path, key)
+                stack.append((child_at, child, depth + 1))
+                stack.append((child_at + KEY_SUFFIX, key, depth + 1))
+        elif isinstance(value, list | tuple):
+            for index in range(len(value) - 1, -1, -1):
+                stack.append((child_path(path, index), value[index], depth + 1))
+        else:
+            raise UsageError(f"cannot scan content of type `{type(value).__name__}`")
+    return Walk(leaves, sorted(set(exceeded)))
+
+
+def rebuild(content: Any, replace: Callable[[str, Any], Any]) -> Any:
+    """A copy of ``content`` where each string/number leaf at ``path`` becomes
+    ``replace(path, value)`` (keys are kept as they are)."""
+
+    def go(path: str, value: Any, depth: int) -> Any:
+        if isinstance(value, str) or (
+            isinstance(value, int | float) and not isinstance(value, bool)
+        ):
+            return replace(path, value)
+        if isinstance(value, dict) and depth < 64:
+            return {k: go(child_path(path, k), v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple) and depth < 64:
+            return [go(child_path(path, i), v, depth + 1) for i, v in enumerate(value)]
+        return value
+
+    return go("$", content, 0)

@@ -1,0 +1,171 @@
+"""Property tests for the guard scanners: no input makes them raise, run past their
+bounds, lose a redaction, or change their verdict under invisible disguises."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import re2
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ztgate.guard import commands, decoders, network, pii, secrets
+from ztgate.guard.commands import scan_command
+from ztgate.guard.content import Limits, walk
+from ztgate.guard.decoders import MAX_BLOBS, MAX_DECODED, decode_layers
+from ztgate.guard.findings import FindingType
+from ztgate.guard.injection import rules
+from ztgate.guard.injection.detector import prepare
+from ztgate.guard.injection.model import default_model
+from ztgate.guard.policy import GuardPolicy, apply
+from ztgate.guard.scan import Profile, scan
+from ztgate.guard.view import build_view
+
+CAP = Limits(max_chars=20_000, max_depth=16, max_nodes=2_000)
+GENEROUS = settings(max_examples=60, deadline=timedelta(seconds=10))
+
+# Characters that exercise every scanner: digits and separators (cards, phones, IBANs),
+# base64 and hex alphabets, shell operators, path and URL syntax, quotes, invisible and
+# bidi characters, tag characters, fullwidth and Cyrillic look-alikes.
+ADVERSARIAL = st.sampled_from(
+    [
+        *"0123456789 -./\\:;|&$()`'\"%=+_@#~<>{}[]\nAaZzxXeEyJ",
+        "\u200b",
+        "\u202e",
+        "\ufeff",
+        "\U000e0041",
+        "\uff0e",
+        "\u0430",
+        "\u00ad",
+        "&#",
+        "%2e",
+    ]
+)
+adversarial_text = st.lists(ADVERSARIAL, max_size=400).map("".join)
+any_text = st.text(max_size=400)
+repeated = st.builds(
+    lambda unit, n: unit * n,
+    st.sampled_from(["a", "A1", "%41", "../", "&#65;", "\\x41", "eyJ", "4", "9 ", "$(", "|sh"]),
+    st.integers(min_value=1, max_value=5_000),
+)
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | any_text,
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(any_text, children, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+def _check_result(content: Any, profile: Profile) -> None:
+    result = scan(content, profile, limits=CAP)
+    assert 0.0 <= result.injection_score <= 1.0
+    leaves = {leaf.path: leaf.text for leaf in walk(content, CAP).leaves}
+    for finding in result.findings:
+        assert 0.0 <= finding.confidence <= 1.0
+        if finding.span is not None and finding.path in leaves:
+            assert 0 <= finding.span.start <= finding.span.end <= len(leaves[finding.path])
+
+
+@GENEROUS
+@given(st.one_of(any_text, adversarial_text, repeated), st.sampled_from(list(Profile)))
+def test_no_scanner_raises_on_any_text(text: str, profile: Profile) -> None:
+    _check_result(text, profile)
+
+
+@GENEROUS
+@given(JSONISH, st.sampled_from(list(Profile)))
+def test_no_scanner_raises_on_any_json(content: Any, profile: Profile) -> None:
+    _check_result(content, profile)
+
+
+@GENEROUS
+@given(st.one_of(adversarial_text, repeated))
+def test_decoding_work_is_bounded(text: str) -> None:
+    layers = decode_layers(text)
+    assert len(layers) <= MAX_BLOBS
+    assert sum(len(layer.text) for layer in layers) <= MAX_DECODED
+
+
+@GENEROUS
+@given(st.integers(min_value=1, max_value=5), repeated)
+def test_content_beyond_the_cap_is_reported_and_not_scanned(copies: int, text: str) -> None:
+    content = [text] * copies
+    walked = walk(content, CAP)
+    assert sum(len(leaf.text) for leaf in walked.leaves) <= CAP.max_chars
+    total = len(text) * copies
+    assert bool(walked.exceeded) == (total > CAP.max_chars)
+    result = scan(content, Profile.TOOL_OUTPUT, limits=CAP)
+    assert bool(result.of_type(FindingType.LIMIT_EXCEEDED)) == (total > CAP.max_chars)
+
+
+@GENEROUS
+@given(st.one_of(any_text, adversarial_text))
+def test_command_parser_never_raises(text: str) -> None:
+    for finding in scan_command(text):
+        assert finding.type is FindingType.DANGEROUS_COMMAND
+
+
+@GENEROUS
+@given(
+    any_text,
+    any_text,
+    st.sampled_from(["4111 1111 1111 1111", "ann@example.org", "AKIAIOSFODNN7EXAMPLE"]),
+)
+def test_redaction_never_leaks_an_inserted_value(before: str, after: str, value: str) -> None:
+    text = f"{before} {value} {after}"
+    redacted = scan(text, Profile.TOOL_OUTPUT, limits=CAP).redacted_text
+    assert redacted is not None
+    assert value not in redacted
+
+
+@GENEROUS
+@given(any_text, st.lists(st.integers(min_value=0, max_value=400), max_size=20))
+def test_invisible_characters_do_not_change_the_model_score(
+    text: str, positions: list[int]
+) -> None:
+    disguised = list(text)
+    for position in sorted(positions, reverse=True):
+        disguised.insert(min(position, len(disguised)), "\u200b")
+    model = default_model()
+    plain = model.score(prepare(text)).probability
+    assert abs(model.score(prepare("".join(disguised))).probability - plain) < 1e-9
+
+
+@GENEROUS
+@given(any_text)
+def test_view_offsets_point_into_the_original(text: str) -> None:
+    view = build_view(text)
+    if view.offsets is not None:
+        assert len(view.offsets) == len(view.text)
+        assert all(0 <= i < len(text) for i in view.offsets)
+        assert list(view.offsets) == sorted(view.offsets)
+
+
+@GENEROUS
+@given(JSONISH)
+def test_an_empty_guard_policy_still_denies_unscanned_content(content: Any) -> None:
+    result = scan(content, Profile.TOOL_OUTPUT, limits=Limits(max_chars=5))
+    verdict = apply(GuardPolicy(()), "tool", "outputs", result)
+    assert verdict.denied == bool(result.exceeded)
+
+
+def test_every_untrusted_text_pattern_is_linear_time() -> None:
+    """Scanners match untrusted text only with RE2 (no backtracking) patterns."""
+    patterns = [
+        secrets._COMBINED,
+        secrets._CANDIDATE,
+        pii._COMBINED,
+        network._URL,
+        network._PATHISH,
+        network._TRAVERSAL,
+        decoders._BASE64,
+        decoders._HEX,
+        decoders._ESCAPE_RUN,
+        rules._COMBINED,
+        commands._SUBSTITUTION,
+        commands._FORK_BOMB,
+    ]
+    assert all(type(p) is type(re2.compile("x")) for p in patterns)
