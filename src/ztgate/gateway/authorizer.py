@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from ztgate.audit import AuditLog, DecisionEvent, LifecycleKind
-from ztgate.core.models import Context, Decision, Effect, Request
-from ztgate.gateway.config import Scanning
-from ztgate.gateway.inspect import Finding, description_findings, output_findings
+from ztgate.core.models import Context, Decision, Effect, Reason, ReasonCode, Request
+from ztgate.gateway.inspect import FindingRecord, Inspection, Inspector
 from ztgate.gateway.metrics import Metrics
 from ztgate.gateway.visibility import may_ever_call
 from ztgate.service.gate import Gate
@@ -66,15 +65,6 @@ class CallOutcome:
         return self.effect == "allow"
 
 
-@dataclass(frozen=True, slots=True)
-class OutputOutcome:
-    """What to do with content on its way back to the agent."""
-
-    action: Literal["pass", "redact", "block"]
-    findings: tuple[Finding, ...] = ()
-    labelled: bool = False
-
-
 class Authorizer(Protocol):
     """Decides for the gateway. Implementations must never raise and never allow on error."""
 
@@ -96,7 +86,7 @@ class Authorizer(Protocol):
         args: Mapping[str, Any],
         code: str,
         detail: str,
-        findings: Sequence[Finding] = (),
+        findings: Sequence[FindingRecord] = (),
     ) -> CallOutcome:
         """A refusal decided by the gateway itself (changed pin, poisoned tool), audited."""
         ...
@@ -115,11 +105,13 @@ class Authorizer(Protocol):
         """A human answered a pending approval (through MCP elicitation)."""
         ...
 
-    def inspect_description(self, server: str, tool: str, description: str) -> list[Finding]: ...
+    def inspect_description(
+        self, server: str, tool: str, definition: Mapping[str, Any]
+    ) -> Inspection:
+        """Scan a tool's advertised definition; ``block`` means poisoned."""
+        ...
 
-    def inspect_output(
-        self, caller: Caller, server: str, source: str, texts: Sequence[str]
-    ) -> OutputOutcome:
+    def inspect_output(self, caller: Caller, server: str, source: str, content: Any) -> Inspection:
         """Scan content returned by a tool, resource or prompt; labels the session."""
         ...
 
@@ -161,14 +153,14 @@ class GateAuthorizer:
         gate: Gate,
         *,
         audit: AuditLog | None = None,
-        scanning: Scanning | None = None,
+        inspector: Inspector | None = None,
         agent_status: AgentStatusCache | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.gate = gate
         self.audit = audit
-        self.scanning = scanning if scanning is not None else Scanning()
+        self.inspector = inspector if inspector is not None else Inspector()
         self.agent_status = agent_status
         self.metrics = metrics if metrics is not None else Metrics()
         self._clock = clock
@@ -197,7 +189,7 @@ class GateAuthorizer:
         *,
         request_id: str,
         rule_ids: Sequence[str] = (),
-        findings: Sequence[Finding] = (),
+        findings: Sequence[FindingRecord] = (),
         policy_version: str = "",
         latency_us: int = 0,
         approval_id: str | None = None,
@@ -221,7 +213,7 @@ class GateAuthorizer:
                 redaction.redact_value(dict(r)) if redaction is not None else dict(r)
                 for r in reasons
             ),
-            findings=tuple(f.to_dict() for f in findings),
+            findings=tuple(dict(f) for f in findings),
             policy_version=policy_version,
             latency_us=latency_us,
             approval_id=approval_id,
@@ -244,6 +236,17 @@ class GateAuthorizer:
                 return self.refuse(
                     caller, server, tool, args, "agent_inactive", "the agent is not active"
                 )
+            scanned = self.inspector.call_arguments(tool, args)
+            if scanned.action == "block":
+                return self.refuse(
+                    caller,
+                    server,
+                    tool,
+                    args,
+                    "guard_denied",
+                    "the arguments were refused by the guard policy",
+                    scanned.findings,
+                )
             decision = self.gate.authorize(
                 agent=caller.agent,
                 tool=tool,
@@ -252,6 +255,19 @@ class GateAuthorizer:
                 context=caller.context(),
                 server=server,
             )
+            if scanned.action == "approval" and decision.effect is Effect.ALLOW:
+                decision = Decision(
+                    Effect.APPROVAL_REQUIRED,
+                    (
+                        Reason(
+                            ReasonCode.APPROVAL_REQUIRED,
+                            "the guard policy asks a human to approve these arguments",
+                        ),
+                        *decision.reasons,
+                    ),
+                    decision.rule_ids,
+                    decision.policy_version,
+                )
             approval_id = (
                 "appr_" + uuid.uuid4().hex[:20]
                 if decision.effect is Effect.APPROVAL_REQUIRED
@@ -259,7 +275,15 @@ class GateAuthorizer:
             )
             latency = (time.perf_counter_ns() - started) // 1000
             event = self._decision_event(
-                caller, server, tool, args, decision, request_id, latency, approval_id
+                caller,
+                server,
+                tool,
+                args,
+                decision,
+                request_id,
+                latency,
+                approval_id,
+                scanned.findings,
             )
             if not self._audit(event):
                 self.metrics.count(server, tool, "deny", "audit_unavailable")
@@ -290,6 +314,7 @@ class GateAuthorizer:
         request_id: str,
         latency: int,
         approval_id: str | None,
+        findings: Sequence[FindingRecord] = (),
     ) -> DecisionEvent:
         if self.audit is not None:
             request = Request(
@@ -306,6 +331,7 @@ class GateAuthorizer:
                 request_id=request_id,
                 latency_us=latency,
                 session_id=caller.session,
+                findings=findings,
                 redaction=self.audit.redaction,
             )
             if approval_id is not None:
@@ -335,7 +361,7 @@ class GateAuthorizer:
         args: Mapping[str, Any],
         code: str,
         detail: str,
-        findings: Sequence[Finding] = (),
+        findings: Sequence[FindingRecord] = (),
     ) -> CallOutcome:
         request_id = uuid.uuid4().hex
         try:
@@ -397,48 +423,50 @@ class GateAuthorizer:
 
     # -- content -------------------------------------------------------------------------------
 
-    def inspect_description(self, server: str, tool: str, description: str) -> list[Finding]:
-        if self.scanning.descriptions == "off":
-            return []
-        return description_findings(f"{server}/{tool}#description", description)
-
-    def inspect_output(
-        self, caller: Caller, server: str, source: str, texts: Sequence[str]
-    ) -> OutputOutcome:
+    def inspect_description(
+        self, server: str, tool: str, definition: Mapping[str, Any]
+    ) -> Inspection:
         try:
-            findings: list[Finding] = []
-            for index, text in enumerate(texts):
-                findings.extend(output_findings(f"{source}[{index}]", text))
+            return self.inspector.description(tool, definition)
+        except Exception:  # a description that cannot be scanned is not trusted
+            log.exception("description scan failed; tool blocked")
+            return Inspection("block")
+
+    def inspect_output(self, caller: Caller, server: str, source: str, content: Any) -> Inspection:
+        try:
+            inspection = self.inspector.output(source, content)
         except Exception:
-            log.exception("output scan failed; blocked")
-            return OutputOutcome("block")
-        if not findings:
-            return OutputOutcome("pass")
-        scanning = self.scanning
-        injection = [f for f in findings if f.category == "prompt_injection"]
-        secrets = [f for f in findings if f.category == "secret"]
-        block = (injection and scanning.injection == "block") or (
-            secrets and scanning.secrets == "block"
-        )
-        labelled = bool(injection) and scanning.injection != "off"
-        if labelled or block:
-            self.gate.label_session(caller.session, UNTRUSTED_LABEL)
-        action: Literal["pass", "redact", "block"] = (
-            "block" if block else "redact" if secrets and scanning.secrets == "redact" else "pass"
-        )
-        code = {"block": "output_blocked", "redact": "output_redacted", "pass": "output_flagged"}
+            log.exception("output scan failed; withheld")
+            return Inspection("block")
+        if not inspection.findings:
+            return inspection
+        if inspection.labels:
+            self.gate.label_session(caller.session, *inspection.labels)
+        code = {
+            "block": "output_blocked",
+            "redact": "output_redacted",
+            "pass": "output_flagged",
+            "approval": "output_flagged",
+        }[inspection.action]
         event = self._event(
             caller,
             server,
             source,
             {},
-            "deny" if action == "block" else "allow",
-            [{"code": code[action], "message": f"{len(findings)} finding(s)", "rule_id": None}],
+            "deny" if inspection.action == "block" else "allow",
+            [
+                {
+                    "code": code,
+                    "message": f"{len(inspection.findings)} finding(s); labels: "
+                    + (", ".join(sorted(inspection.labels)) or "none"),
+                    "rule_id": None,
+                }
+            ],
             request_id=uuid.uuid4().hex,
-            findings=findings,
+            findings=inspection.findings,
             policy_version=self.gate.policy_version or "",
         )
-        if not self._audit(event) and action != "block":
-            return OutputOutcome("block", tuple(findings), labelled)
-        self.metrics.count(server, source, "output", code[action])
-        return OutputOutcome(action, tuple(findings), labelled)
+        if not self._audit(event):
+            return Inspection("block", inspection.findings, inspection.labels)
+        self.metrics.count(server, source, "output", code)
+        return inspection

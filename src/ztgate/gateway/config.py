@@ -60,9 +60,13 @@ class Upstream:
 
 @dataclass(frozen=True, slots=True)
 class Scanning:
-    descriptions: Literal["block", "warn", "off"] = "block"
-    secrets: Literal["redact", "block", "off"] = "redact"
-    injection: Literal["label", "block", "off"] = "label"
+    """Which directions the guard scanners inspect, and the guard policy file (if not the
+    gateway's default) that maps their findings to actions."""
+
+    guard_policy: Path | None = None
+    descriptions: bool = True
+    outputs: bool = True
+    arguments: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +193,14 @@ def _build(data: dict[str, Any], root: Path, source: Path | None) -> GatewayConf
         audit_enabled=audit.get("enabled", True),
         audit_store=audit_store,
         audit_durability=audit.get("durability", "batched"),
-        scanning=Scanning(**scanning),
+        scanning=Scanning(
+            guard_policy=_resolve(root, scanning["guard_policy"])
+            if "guard_policy" in scanning
+            else None,
+            descriptions=scanning.get("descriptions", True),
+            outputs=scanning.get("outputs", True),
+            arguments=scanning.get("arguments", True),
+        ),
         identity=IdentityConfig(
             store=store,
             issuer=identity.get("issuer"),

@@ -304,7 +304,6 @@ class HttpGateway:
             caller=caller,
             authorizer=runtime.authorizer,
             pins=runtime.pins,
-            block_poisoned=runtime.config.scanning.descriptions == "block",
             offload=runtime.config.audit_durability == "strict",
         )
         try:

@@ -1,139 +1,149 @@
-"""Deterministic checks the gateway runs until the guard scanners are wired in.
+"""Content checks for the gateway, by the guard scanners and a guard policy.
 
-- :func:`description_findings`: instruction-like text in a tool description (tool
-  poisoning): hidden directives to the model, requests to read credentials, to conceal
-  actions from the user, or to call other tools; invisible characters that hide text.
-- :func:`output_findings` / :func:`redact_secrets`: tool results, resources and prompts
-  that carry prompt-injection phrasing or well-known secret formats.
+Three directions, as in :mod:`ztgate.guard.policy`:
 
-Every pattern runs on NFKC-normalised text with invisible characters removed, so
-fullwidth letters or zero-width joiners do not slip a phrase past it. The patterns are
-RE2-compatible and linear-time.
+- ``descriptions``: each tool's description and input schema, scanned with the
+  ``tool_description`` profile ("tool poisoning"); a ``deny`` verdict blocks the tool;
+- ``outputs``: tool results, resources and prompts, scanned with ``tool_output``;
+  the verdict may deny (withhold), redact, or label the session;
+- ``arguments``: a call's arguments, scanned with ``tool_arguments``; ``deny`` refuses the
+  call and ``require_approval`` asks a human, whatever the policy would allow.
+
+The default guard policy is guard's reviewed ``RECOMMENDED`` one, except that prompt
+injection acts only when a rule confirms it (``critical``): the model alone flags
+ordinary text of widely used servers (the filesystem server's "Read the complete contents
+of a file..." description, a record id such as ``r42`` in arguments). Model-only findings
+are still audited. Operators can supply their own guard policy file.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import copy
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
-import re2
-
-from ztgate.core.canon.text import decode_tag_characters, has_invisible, strip_invisible
-
-_POISONING = (
-    ("hidden_directive", r"<\s*(important|system|instructions?|secret)\s*>"),
-    (
-        "override_instructions",
-        r"(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier|other|system)\s+(instructions|prompts?|rules|messages)",
-    ),
-    (
-        "conceal_from_user",
-        r"(do\s+not|don't|never)\s+(tell|inform|mention|show|reveal|notify)\s+(this\s+to\s+)?(the\s+)?(user|human)",
-    ),
-    (
-        "credential_access",
-        r"(~|\$home|/home/[^\s/]+|/root)/\.(ssh|aws|config|gnupg|netrc|docker)|id_rsa|\.env\b|mcp\.json",
-    ),
-    (
-        "cross_tool_instruction",
-        r"(before|after|instead\s+of)\s+(using|calling|invoking)\s+(this|any|the)\s+(other\s+)?tool",
-    ),
-    ("model_address", r"\b(you\s+must|you\s+are\s+now|as\s+an\s+ai|assistant\s*:)"),
+from ztgate.core.policy._source import SourceError, load_text
+from ztgate.errors import ConfigError, UsageError
+from ztgate.guard.policy import (
+    RECOMMENDED,
+    Direction,
+    FindingAction,
+    GuardPolicy,
+    GuardVerdict,
+    apply,
+    load_guard_policy,
 )
+from ztgate.guard.scan import Profile, ScanResult, scan
 
-_INJECTION = (
-    (
-        "override_instructions",
-        r"(ignore|disregard|forget|override)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier|system)\s+(instructions|prompts?|rules)",
-    ),
-    ("role_injection", r"(^|\n)\s*(system|assistant)\s*:|<\s*/?\s*(system|im_start|im_end)\s*>"),
-    ("new_instructions", r"\bnew\s+instructions\s*:|\byou\s+are\s+now\s+(a|an|in)\b"),
-    (
-        "exfiltration_request",
-        r"(send|post|upload|forward|email)\s+(the\s+|all\s+|your\s+)?(contents?|secrets?|credentials?|keys?|tokens?|passwords?)\s+(to|at)\b",
-    ),
-)
-
-_SECRETS = (
-    ("aws_access_key", r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
-    (
-        "private_key",
-        r"-----BEGIN [A-Z ]{0,40}PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,1000}"
-        r"(-----END [A-Z ]{0,40}PRIVATE KEY-----|$)",
-    ),
-    (
-        "github_token",
-        r"\b(ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b|\bgithub_pat_[A-Za-z0-9_]{22,255}\b",
-    ),
-    ("slack_token", r"\bxox[abprs]-[A-Za-z0-9-]{10,200}\b"),
-    ("openai_key", r"\bsk-(proj-)?[A-Za-z0-9_-]{20,200}\b"),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\b"),
-)
+FindingRecord = Mapping[str, Any]
 
 
-def _compile(
-    table: tuple[tuple[str, str], ...], *, ignore_case: bool
-) -> tuple[tuple[str, Any], ...]:
-    prefix = "(?i)" if ignore_case else ""
-    return tuple((name, re2.compile(prefix + pattern)) for name, pattern in table)
+def gateway_guard_policy() -> GuardPolicy:
+    """``RECOMMENDED`` with every prompt-injection rule narrowed to rule-confirmed
+    (``critical``) findings; model-only findings are still scanned and audited."""
+    data = copy.deepcopy(RECOMMENDED)
+    rules: list[dict[str, Any]] = []
+    for rule in data["rules"]:
+        when = rule.get("when", {})
+        kinds = when.get("type", "any")
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        if "prompt_injection" not in kinds or when.get("min_severity") == "critical":
+            rules.append(rule)
+            continue
+        others = [k for k in kinds if k != "prompt_injection"]
+        if others:
+            rules.append({**rule, "when": {**when, "type": others}})
+        confirmed = {**when, "type": "prompt_injection", "min_severity": "critical"}
+        rules.append({**rule, "id": rule["id"] + "-confirmed", "when": confirmed})
+    data["rules"] = rules
+    return load_guard_policy(data, source="<gateway guard policy>")
 
 
-_POISONING_RE = _compile(_POISONING, ignore_case=True)
-_INJECTION_RE = _compile(_INJECTION, ignore_case=True)
-_SECRET_RE = _compile(_SECRETS, ignore_case=False)
-
-MAX_SCAN_CHARS = 1_000_000
-REDACTED = "[REDACTED:{kind}]"
+def read_guard_policy(path: Path) -> GuardPolicy:
+    """Load a guard policy file (YAML or JSON, strict)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UsageError(f"cannot read guard policy `{path}`: {error}") from None
+    try:
+        data, _ = load_text(text, str(path))
+    except SourceError as error:
+        raise ConfigError(error.problems) from None
+    return load_guard_policy(data, source=str(path))
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing a check found: its category, the rule that matched and where."""
+class Inspection:
+    """A guard verdict in the gateway's terms."""
 
-    category: str  # "tool_poisoning" | "prompt_injection" | "secret"
-    rule: str
-    location: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"category": self.category, "rule": self.rule, "location": self.location}
+    action: Literal["pass", "redact", "block", "approval"]
+    findings: tuple[FindingRecord, ...] = ()
+    labels: frozenset[str] = frozenset()
+    content: Any = None
 
 
-def normalise(text: str) -> str:
-    """NFKC with invisible characters removed: what a model would effectively read."""
-    return strip_invisible(unicodedata.normalize("NFKC", text[:MAX_SCAN_CHARS]))
+def _records(result: ScanResult, verdict: GuardVerdict) -> tuple[FindingRecord, ...]:
+    """Findings for the audit log: type, kind, severity, where, and the rule that acted
+    (never the matched text)."""
+    by_key = {(r.finding_type, r.finding_kind, r.path): r for r in verdict.reasons}
+    out = []
+    for finding in result.findings:
+        record = finding.to_dict()
+        reason = by_key.get((finding.type.value, finding.kind, finding.path))
+        if reason is not None:
+            record["rule"] = reason.rule
+            record["action"] = reason.action.value
+        out.append(record)
+    return tuple(out)
 
 
-def description_findings(location: str, text: str) -> list[Finding]:
-    """Poisoning indicators in a tool's description (or any text the model reads as one)."""
-    readings = (normalise(text), normalise(decode_tag_characters(text[:MAX_SCAN_CHARS])))
-    found = [
-        Finding("tool_poisoning", name, location)
-        for name, pattern in _POISONING_RE
-        if any(pattern.search(reading) for reading in readings)
-    ]
-    if has_invisible(text[:MAX_SCAN_CHARS]):
-        found.append(Finding("tool_poisoning", "invisible_characters", location))
-    return found
+class Inspector:
+    """Runs the guard scanners and a guard policy for one gateway."""
 
+    def __init__(
+        self,
+        policy: GuardPolicy | None = None,
+        *,
+        descriptions: bool = True,
+        outputs: bool = True,
+        arguments: bool = True,
+    ) -> None:
+        self.policy = policy if policy is not None else gateway_guard_policy()
+        self.descriptions = descriptions
+        self.outputs = outputs
+        self.arguments = arguments
 
-def output_findings(location: str, text: str) -> list[Finding]:
-    """Prompt-injection phrasing and secrets in content returned to the agent."""
-    clean = normalise(text)
-    found = [
-        Finding("prompt_injection", name, location)
-        for name, pattern in _INJECTION_RE
-        if pattern.search(clean)
-    ]
-    found.extend(
-        Finding("secret", name, location) for name, pattern in _SECRET_RE if pattern.search(text)
-    )
-    return found
+    def _judge(self, tool: str, direction: Direction, profile: Profile, content: Any) -> Inspection:
+        result = scan(content, profile)
+        if not result.findings:
+            return Inspection("pass", content=content)
+        verdict = apply(self.policy, tool, direction, result)
+        records = _records(result, verdict)
+        if verdict.denied:
+            return Inspection("block", records, verdict.labels, content)
+        if FindingAction.REQUIRE_APPROVAL in verdict.actions:
+            return Inspection("approval", records, verdict.labels, content)
+        if FindingAction.REDACT in verdict.actions:
+            return Inspection("redact", records, verdict.labels, verdict.redacted_content)
+        return Inspection("pass", records, verdict.labels, content)
 
+    def description(self, tool: str, definition: Mapping[str, Any]) -> Inspection:
+        if not self.descriptions:
+            return Inspection("pass")
+        content = {
+            "description": definition.get("description") or "",
+            "inputSchema": definition.get("inputSchema") or {},
+        }
+        return self._judge(tool, Direction.DESCRIPTIONS, Profile.TOOL_DESCRIPTION, content)
 
-def redact_secrets(text: str) -> str:
-    """``text`` with every secret match replaced by a ``[REDACTED:kind]`` marker."""
-    out = text
-    for name, pattern in _SECRET_RE:
-        out = pattern.sub(REDACTED.format(kind=name), out)
-    return out
+    def output(self, tool: str, content: Any) -> Inspection:
+        if not self.outputs:
+            return Inspection("pass", content=content)
+        return self._judge(tool, Direction.OUTPUTS, Profile.TOOL_OUTPUT, content)
+
+    def call_arguments(self, tool: str, args: Mapping[str, Any]) -> Inspection:
+        if not self.arguments or not args:
+            return Inspection("pass", content=args)
+        return self._judge(tool, Direction.ARGUMENTS, Profile.TOOL_ARGUMENTS, dict(args))

@@ -43,8 +43,8 @@ from mcp_types.jsonrpc import (
     RequestId,
 )
 
-from ztgate.gateway.authorizer import Authorizer, Caller, CallOutcome, OutputOutcome
-from ztgate.gateway.inspect import redact_secrets
+from ztgate.gateway.authorizer import Authorizer, Caller, CallOutcome
+from ztgate.gateway.inspect import Inspection
 from ztgate.gateway.pins import PinStatus, PinStore
 
 log = logging.getLogger("ztgate.gateway")
@@ -75,48 +75,6 @@ class _Stats:
     reported: set[tuple[str, str]] = field(default_factory=set)
 
 
-def _text_of(value: Any) -> list[str]:
-    """Every string a model would read in an MCP content item or list of them."""
-    out: list[str] = []
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, list):
-        for item in value:
-            out.extend(_text_of(item))
-    elif isinstance(value, dict):
-        for key in ("text", "content", "resource", "messages", "contents", "description"):
-            if key in value:
-                out.extend(_text_of(value[key]))
-    return out
-
-
-def _redact(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_secrets(value)
-    if isinstance(value, list):
-        return [_redact(v) for v in value]
-    if isinstance(value, dict):
-        return {
-            k: (v if k in ("type", "mimeType", "uri", "blob") else _redact(v))
-            for k, v in value.items()
-        }
-    return value
-
-
-def _schema_descriptions(schema: Any) -> list[str]:
-    out: list[str] = []
-    if isinstance(schema, dict):
-        for key, value in schema.items():
-            if key in ("description", "title") and isinstance(value, str):
-                out.append(value)
-            else:
-                out.extend(_schema_descriptions(value))
-    elif isinstance(schema, list):
-        for item in schema:
-            out.extend(_schema_descriptions(item))
-    return out
-
-
 def tool_error(text: str) -> dict[str, Any]:
     """A ``CallToolResult`` that reports a refusal to the model as a tool error."""
     return {"content": [{"type": "text", "text": text}], "isError": True}
@@ -136,7 +94,6 @@ class Relay:
         caller: Caller,
         authorizer: Authorizer,
         pins: PinStore,
-        block_poisoned: bool = True,
         offload: bool = False,
         on_close: Callable[[], None] | None = None,
     ) -> None:
@@ -144,7 +101,6 @@ class Relay:
         self.caller = caller
         self.authorizer = authorizer
         self.pins = pins
-        self.block_poisoned = block_poisoned
         self.offload = offload
         self._on_close = on_close
         self._prefix = "ztgate-" + secrets.token_hex(8)
@@ -432,14 +388,11 @@ class Relay:
             name = tool.get("name")
             if not isinstance(name, str):
                 continue
-            texts = [
-                str(tool.get("description") or ""),
-                *_schema_descriptions(tool.get("inputSchema")),
-            ]
-            findings = await self._call(
-                self.authorizer.inspect_description, self.server, name, "\n".join(texts)
+            inspection = await self._call(
+                self.authorizer.inspect_description, self.server, name, tool
             )
-            flagged = "tool_poisoned" if findings and self.block_poisoned else None
+            findings = inspection.findings
+            flagged = "tool_poisoned" if inspection.action == "block" else None
             try:
                 status = await self._call(self.pins.check, self.server, tool, flagged=flagged)
             except Exception:
@@ -504,40 +457,46 @@ class Relay:
 
     async def _judge_result(self, message: JSONRPCResponse, pending: _Pending) -> JSONRPCResponse:
         result = dict(message.result)
-        try:
-            if pending.kind == "list":
+        if pending.kind == "list":
+            try:
                 tools = [t for t in result.get("tools", []) if isinstance(t, dict)]
                 result["tools"] = await self._judge_tools(tools, replace=False)
-                return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
-            if pending.kind == "call":
-                texts = _text_of(result.get("content"))
-                if "structuredContent" in result:
-                    texts.append(json.dumps(result["structuredContent"], default=str))
-                source = f"tools/call:{pending.name}"
-            elif pending.kind == "read":
-                texts = _text_of(result.get("contents"))
-                source = f"resources/read:{pending.name}"
-            else:
-                texts = _text_of(result.get("messages")) + _text_of(result.get("description"))
-                source = f"prompts/get:{pending.name}"
-            outcome: OutputOutcome = await self._call(
-                self.authorizer.inspect_output, self.caller, self.server, source, texts
+            except Exception:
+                log.exception("tools/list judging failed; nothing listed")
+                result["tools"] = []
+            return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+        keys = {
+            "call": ("content", "structuredContent"),
+            "read": ("contents",),
+            "prompt": ("description", "messages"),
+        }[pending.kind]
+        method = {"call": "tools/call", "read": "resources/read", "prompt": "prompts/get"}
+        scanned = {k: result[k] for k in keys if k in result}
+        try:
+            inspection: Inspection = await self._call(
+                self.authorizer.inspect_output,
+                self.caller,
+                self.server,
+                f"{method[pending.kind]}:{pending.name}",
+                scanned,
             )
         except Exception:
             log.exception("result inspection failed; withheld")
-            outcome = OutputOutcome("block")
-        if outcome.action == "pass":
-            return message
-        if outcome.action == "redact":
-            return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=_redact(result))
-        if pending.kind == "call":
-            withheld = tool_error("ztgate: the tool result was withheld (output_blocked)")
-            return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=withheld)
-        return JSONRPCError(  # type: ignore[return-value]
-            jsonrpc="2.0",
-            id=message.id,
-            error=ErrorData(code=-32003, message="ztgate: content withheld (output_blocked)"),
-        )
+            inspection = Inspection("block")
+        if inspection.action == "block":
+            if pending.kind == "call":
+                withheld = tool_error("ztgate: the tool result was withheld (output_blocked)")
+                return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=withheld)
+            return JSONRPCError(  # type: ignore[return-value]
+                jsonrpc="2.0",
+                id=message.id,
+                error=ErrorData(code=-32003, message="ztgate: content withheld (output_blocked)"),
+            )
+        if inspection.action == "redact" and isinstance(inspection.content, dict):
+            return JSONRPCResponse(
+                jsonrpc="2.0", id=message.id, result={**result, **inspection.content}
+            )
+        return message
 
 
 def _refusal_text(outcome: CallOutcome) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from ztgate.audit import AuditLog, open_log
 from ztgate.gateway.authorizer import AgentStatusCache, GateAuthorizer
 from ztgate.gateway.config import GatewayConfig
+from ztgate.gateway.inspect import Inspector, read_guard_policy
 from ztgate.gateway.metrics import Metrics
 from ztgate.gateway.pins import PinStore
 from ztgate.identity.conditions import check_standing
@@ -74,8 +75,15 @@ def open_runtime(config: GatewayConfig, *, need_store: bool = False) -> Runtime:
             if registry is not None and config.identity.check_agent_status
             else None
         )
+        scanning = config.scanning
+        inspector = Inspector(
+            read_guard_policy(scanning.guard_policy) if scanning.guard_policy else None,
+            descriptions=scanning.descriptions,
+            outputs=scanning.outputs,
+            arguments=scanning.arguments,
+        )
         authorizer = GateAuthorizer(
-            gate, audit=audit, scanning=config.scanning, agent_status=status, metrics=metrics
+            gate, audit=audit, inspector=inspector, agent_status=status, metrics=metrics
         )
     except BaseException:
         pins.close()

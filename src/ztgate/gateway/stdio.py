@@ -69,7 +69,6 @@ async def serve_stdio(
         caller=caller,
         authorizer=runtime.authorizer,
         pins=runtime.pins,
-        block_poisoned=runtime.config.scanning.descriptions == "block",
         offload=runtime.config.audit_durability == "strict",
     )
     async with (

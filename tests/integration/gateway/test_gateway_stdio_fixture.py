@@ -173,14 +173,15 @@ def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path:
         assert result.is_error
         assert text_of(result) == "ztgate: call denied (tool_poisoned)"
 
+        assert not (await session.call_tool("lookup", {"record_id": "a"})).is_error
         secret = await session.call_tool("notes", {"kind": "secret"})
         assert "AKIAABCDEFGHIJKLMNOP" not in text_of(secret)
-        assert "[REDACTED:aws_access_key]" in text_of(secret)
+        assert "[REDACTED:aws_access_key_id]" in text_of(secret)
         assert "AKIA" not in str(secret.structured_content)
 
-        assert not (await session.call_tool("lookup", {"record_id": "a"})).is_error
         injected = await session.call_tool("notes", {"kind": "injection"})
-        assert not injected.is_error  # passed on, but the session is now labelled
+        assert injected.is_error  # a rule-confirmed injection is withheld
+        assert text_of(injected) == "ztgate: the tool result was withheld (output_blocked)"
         after = await session.call_tool("lookup", {"record_id": "a"})
         assert after.is_error
         assert "denied" in text_of(after)
@@ -188,8 +189,9 @@ def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path:
     _run(setup, "clerk-1", body)
     events = [d for d in setup.decisions("helper") if d["effect"] == "deny"]
     assert events
-    rules = {f["rule"] for d in events for f in d["findings"]}
-    assert {"hidden_directive", "credential_access", "conceal_from_user"} <= rules
+    found = {(f["type"], f.get("action")) for d in events for f in d["findings"]}
+    assert ("path_traversal", "deny") in found  # reads ~/.ssh/id_rsa
+    assert ("prompt_injection", "deny") in found  # rule-confirmed hidden instructions
     pins = PinStore(setup.data_dir / "gateway-pins.db")
     try:
         pending = {p.tool: p.pending_reason for p in pins.list() if p.pending_hash}
@@ -198,7 +200,7 @@ def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path:
     assert pending == {"helper": "tool_poisoned"}
     flagged = [d for d in setup.decisions() if d["tool"].startswith("tools/call:notes")]
     codes = {r["code"] for d in flagged for r in d["reasons"]}
-    assert codes == {"output_redacted", "output_flagged"}
+    assert codes == {"output_redacted", "output_blocked"}
     assert all("AKIA" not in json.dumps(d) for d in setup.decisions())
 
 
