@@ -398,11 +398,13 @@ class Relay:
             except Exception:
                 log.exception("pin store failed; tool `%s` blocked", name)
                 status = PinStatus.UNAPPROVED
-            blocked = flagged
+            # An approved pin wins over a scanner verdict: first use is never trusted for a
+            # flagged definition, so an approved flagged one is an operator's override.
+            blocked: str | None = None
             if status is PinStatus.CHANGED:
                 blocked = "tool_definition_changed"
-            elif status is PinStatus.UNAPPROVED and blocked is None:
-                blocked = "tool_not_approved"
+            elif status is PinStatus.UNAPPROVED:
+                blocked = flagged or "tool_not_approved"
             self._tools[name] = ToolState(tool, blocked)
             if blocked is not None:
                 if (name, blocked) not in self.stats.reported:
