@@ -51,6 +51,8 @@ log = logging.getLogger("ztgate.gateway")
 T = TypeVar("T")
 
 MAX_LIST_PAGES = 100
+# A side that went away ends the relay quietly; anything else is a real error.
+_CLOSED = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 GATEWAY_TIMEOUT = 30.0
 APPROVAL_TIMEOUT = 300.0
 
@@ -150,12 +152,14 @@ class Relay:
             async with anyio.create_task_group() as tg:
 
                 async def downstream() -> None:
-                    await self._pump_down(down_read, tg)
+                    with contextlib.suppress(*_CLOSED):
+                        await self._pump_down(down_read, tg)
                     self.ended_by = self.ended_by or "client"
                     tg.cancel_scope.cancel()
 
                 async def upstream() -> None:
-                    await self._pump_up(up_read, tg)
+                    with contextlib.suppress(*_CLOSED):
+                        await self._pump_up(up_read, tg)
                     self.ended_by = self.ended_by or "upstream"
                     tg.cancel_scope.cancel()
 
@@ -219,6 +223,10 @@ class Relay:
     # -- tools/call ---------------------------------------------------------------------------
 
     async def _tools_call(self, message: JSONRPCRequest) -> None:
+        with contextlib.suppress(*_CLOSED):
+            await self._tools_call_inner(message)
+
+    async def _tools_call_inner(self, message: JSONRPCRequest) -> None:
         params = message.params or {}
         name = params.get("name")
         arguments = params.get("arguments")
