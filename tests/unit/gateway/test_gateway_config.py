@@ -57,7 +57,11 @@ def test_full_config_resolves_paths_and_upstreams(tmp_path: Path) -> None:
 def test_defaults_are_safe(tmp_path: Path) -> None:
     config = parse_config("version: 1\npolicy: p.yaml\n", "gw.yaml", base=tmp_path)
     assert config.audit_enabled is True
-    assert config.scanning.descriptions and config.scanning.outputs and config.scanning.arguments
+    assert (config.scanning.descriptions, config.scanning.outputs, config.scanning.arguments) == (
+        True,
+        True,
+        True,
+    )
     assert config.identity.check_agent_status is True
     assert config.http_host == "127.0.0.1"
 
