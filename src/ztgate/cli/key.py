@@ -1,4 +1,4 @@
-"""``ztgate key``: rotate ztgate's signing key; add and revoke agents' public keys."""
+"""``ztgate key``: ztgate's signing keys, agents' public keys, trusted external issuers."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def rotate(
     """Create a new token-signing key; the old one verifies until it is retired."""
     with open_cli_store(store, data_dir) as handle:
         key = SigningKeys(handle, alg=alg).rotate(
-            datetime.now(UTC), retire_after=timedelta(seconds=retire_after)
+            datetime.now(UTC), retire_after=timedelta(seconds=retire_after), actor="cli"
         )
     data = {"kid": key.kid, "alg": key.alg, "created_at": key.created_at.isoformat()}
     if as_json:
@@ -101,3 +101,61 @@ def revoke(
         print_json({"agent": agent_id, "kid": kid, "revoked": True})
     else:
         console.print(f"revoked key {kid} of {agent_id}", markup=False)
+
+
+@app.command("trust-issuer")
+def trust_issuer(
+    issuer: Annotated[str, typer.Argument(help="Issuer URL exactly as in its tokens' `iss`.")],
+    kind: str = typer.Option(
+        "workload", "--kind", help="workload (authenticates agents) | user (subject tokens)."
+    ),
+    audience: Annotated[
+        list[str] | None, typer.Option("--audience", help="Accepted `aud` (repeatable).")
+    ] = None,
+    algorithm: Annotated[
+        list[str] | None, typer.Option("--alg", help="Accepted algorithm (repeatable).")
+    ] = None,
+    jwks_uri: str | None = typer.Option(None, "--jwks-uri", help="Skip discovery, use this."),
+    store: str | None = STORE_OPTION,
+    data_dir: str = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Trust an external token issuer (OIDC discovery + JWKS) for federation."""
+    with open_cli_store(store, data_dir) as handle:
+        trust = Registry(handle).trust_issuer(
+            issuer,
+            kind=kind,
+            audiences=audience or [],
+            algorithms=algorithm or ["RS256", "ES256", "EdDSA"],
+            jwks_uri=jwks_uri,
+            actor="cli",
+        )
+    data = {
+        "issuer": trust.issuer,
+        "kind": trust.kind,
+        "audiences": list(trust.audiences),
+        "algorithms": list(trust.algorithms),
+        "jwks_uri": trust.jwks_uri,
+    }
+    if as_json:
+        print_json(data)
+    else:
+        console.print(f"trusting {trust.issuer} ({trust.kind})", markup=False)
+
+
+@app.command("map-subject")
+def map_subject(
+    issuer: Annotated[str, typer.Argument(help="A trusted workload issuer.")],
+    subject: Annotated[str, typer.Argument(help="The `sub` its tokens carry.")],
+    agent_id: Annotated[str, typer.Argument(help="The agent that subject is.")],
+    store: str | None = STORE_OPTION,
+    data_dir: str = DATA_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Map an external issuer's subject to a registered agent."""
+    with open_cli_store(store, data_dir) as handle:
+        Registry(handle).map_subject(issuer, subject, agent_id, actor="cli")
+    if as_json:
+        print_json({"issuer": issuer, "subject": subject, "agent": agent_id})
+    else:
+        console.print(f"{subject} of {issuer} is now {agent_id}", markup=False)

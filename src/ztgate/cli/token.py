@@ -13,7 +13,7 @@ from ztgate.cli._store_options import DATA_DIR_OPTION, JSON_OPTION, STORE_OPTION
 from ztgate.errors import UsageError
 from ztgate.identity import Registry, SigningKeys, TokenIssuer, TokenSettings
 from ztgate.identity.conditions import check_standing
-from ztgate.store import Revocation
+from ztgate.identity.tokens import MAX_LIFETIME
 
 app = typer.Typer(help="Issue (local development) and revoke access tokens.", no_args_is_help=True)
 
@@ -90,11 +90,10 @@ def revoke(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Revoke a token by id; every verifier sharing the store refuses it from then on."""
-    now = datetime.now(UTC)
+    # Kept past the longest possible token lifetime plus clock leeway.
+    until = datetime.now(UTC) + MAX_LIFETIME + timedelta(minutes=5)
     with open_cli_store(store, data_dir) as handle:
-        handle.revocations.revoke(
-            Revocation(jti=jti, revoked_at=now, expires_at=now + timedelta(hours=2), reason=reason)
-        )
+        Registry(handle).revoke_token(jti, expires_at=until, reason=reason, actor="cli")
     if as_json:
         print_json({"jti": jti, "revoked": True})
     else:

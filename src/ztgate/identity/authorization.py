@@ -96,7 +96,7 @@ class AuthorizationServer:
         self.settings = settings
         self.registry = registry
         self.store = registry.store
-        self.keys = keys or SigningKeys(self.store)
+        self.keys = keys or SigningKeys(self.store, events=registry.events)
         self.issuer = TokenIssuer(settings, self.keys)
         self.verifier = verifier or TokenVerifier(settings, registry, self.keys)
         self.federation = federation or FederationVerifier(
@@ -138,17 +138,17 @@ class AuthorizationServer:
             issued, extra = self._dispatch(form, now=now, source_ip=source_ip)
         except OAuthError as error:
             self._event(
-                "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
+                "token_denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise
         except RejectedError as error:  # a rejected assertion or token: never an oracle
             self._event(
-                "token.denied", _printable(form.get("client_id")), now, error.reason, error.detail
+                "token_denied", _printable(form.get("client_id")), now, error.reason, error.detail
             )
             raise OAuthError("invalid_grant", error.reason, error.detail) from error
         except UsageError as error:  # a registry record that no longer resolves
             self._event(
-                "token.denied",
+                "token_denied",
                 _printable(form.get("client_id")),
                 now,
                 "registry_inconsistent",
@@ -162,7 +162,7 @@ class AuthorizationServer:
                 "temporarily_unavailable", "store_unavailable", str(error), status=503
             ) from error
         self._event(
-            "token.issued",
+            "token_issued",
             issued.claims["client_id"],
             now,
             None,

@@ -26,6 +26,7 @@ from ztgate.store import (
     EventSink,
     FederationTrust,
     LifecycleEvent,
+    Revocation,
     Store,
     StoreEventSink,
     SubjectMapping,
@@ -35,6 +36,13 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,200}$")  # RFC 6749 scope-token
 DEFAULT_CREDENTIALS = (CredentialType.PRIVATE_KEY_JWT, CredentialType.FEDERATED)
 MAX_BLUEPRINT_DEPTH = 16
+# Event kinds follow the audit log's lifecycle vocabulary where it has a name for them.
+_TRANSITION_EVENTS = {
+    "suspend": "agent_suspended",
+    "resume": "agent_resumed",
+    "disable": "agent_disabled",
+    "decommission": "agent_decommissioned",
+}
 
 Clock = Callable[[], datetime]
 
@@ -154,7 +162,7 @@ class Registry:
             conditions=dict(conditions or {}),
         )
         self.store.blueprints.add(blueprint)
-        self._emit("blueprint.created", f"blueprint:{blueprint_id}", actor, parent=parent)
+        self._emit("blueprint_created", f"blueprint:{blueprint_id}", actor, parent=parent)
         return blueprint
 
     def get_blueprint(self, blueprint_id: str) -> Blueprint:
@@ -243,7 +251,7 @@ class Registry:
         )
         self.store.agents.add(agent)
         self._emit(
-            "agent.created", agent_id, actor, blueprint=blueprint, sponsors=list(agent.sponsors)
+            "agent_created", agent_id, actor, blueprint=blueprint, sponsors=list(agent.sponsors)
         )
         return agent
 
@@ -301,7 +309,7 @@ class Registry:
                 for key in self.store.client_keys.list_for(agent_id, conn=conn):
                     self.store.client_keys.revoke(agent_id, key.kid, self._clock(), conn)
         self._emit(
-            f"agent.{target.value}", agent_id, actor, reason=reason, previous=agent.status.value
+            _TRANSITION_EVENTS[action], agent_id, actor, reason=reason, previous=agent.status.value
         )
         return updated
 
@@ -333,7 +341,7 @@ class Registry:
         now = self._clock()
         updated = replace(agent, last_attested_at=now, updated_at=now)
         self.store.agents.replace(updated)
-        self._emit("agent.attested", agent_id, actor)
+        self._emit("agent_updated", agent_id, actor, change="attested")
         return updated
 
     def set_risk(self, agent_id: str, risk_level: str, *, actor: str | None = None) -> Agent:
@@ -345,7 +353,12 @@ class Registry:
         updated = replace(agent, risk_level=risk_level, updated_at=self._clock())
         self.store.agents.replace(updated)
         self._emit(
-            "agent.risk_changed", agent_id, actor, previous=agent.risk_level, risk=risk_level
+            "agent_updated",
+            agent_id,
+            actor,
+            change="risk_level",
+            previous=agent.risk_level,
+            risk=risk_level,
         )
         return updated
 
@@ -371,13 +384,29 @@ class Registry:
         jwk["kid"] = kid
         key = ClientKey(agent_id=agent_id, kid=kid, public_jwk=jwk, created_at=self._clock())
         self.store.client_keys.add(key)
-        self._emit("agent.key_added", agent_id, actor, kid=kid)
+        self._emit("agent_updated", agent_id, actor, change="key_added", kid=kid)
         return key
 
     def revoke_client_key(self, agent_id: str, kid: str, *, actor: str | None = None) -> None:
         if not self.store.client_keys.revoke(agent_id, kid, self._clock()):
             raise UsageError(f"no active key `{kid}` for agent `{agent_id}`")
-        self._emit("agent.key_revoked", agent_id, actor, kid=kid)
+        self._emit("agent_updated", agent_id, actor, change="key_revoked", kid=kid)
+
+    def revoke_token(
+        self,
+        jti: str,
+        *,
+        expires_at: datetime,
+        reason: str = "",
+        actor: str | None = None,
+    ) -> None:
+        """Revoke an access token by ``jti`` until ``expires_at`` (its own expiry or later)."""
+        if not jti or len(jti) > 200 or not jti.isprintable():
+            raise UsageError(f"invalid token id `{jti}`")
+        self.store.revocations.revoke(
+            Revocation(jti=jti, revoked_at=self._clock(), expires_at=expires_at, reason=reason)
+        )
+        self._emit("token_revoked", jti, actor, reason=reason or None)
 
     # -- federation ---------------------------------------------------------------------
 
@@ -414,7 +443,7 @@ class Registry:
             jwks_uri=jwks_uri,
         )
         self.store.federation.add_trust(trust)
-        self._emit("federation.trusted", issuer, actor, trust_kind=kind)
+        self._emit("issuer_trusted", issuer, actor, trust_kind=kind)
         return trust
 
     def map_subject(
@@ -426,7 +455,5 @@ class Registry:
         self.get_agent(agent_id)
         mapping = SubjectMapping(issuer, subject, agent_id, self._clock())
         self.store.federation.map_subject(mapping)
-        self._emit(
-            "federation.subject_mapped", agent_id, actor, issuer=issuer, external_subject=subject
-        )
+        self._emit("subject_mapped", agent_id, actor, issuer=issuer, external_subject=subject)
         return mapping

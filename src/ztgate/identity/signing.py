@@ -16,7 +16,7 @@ from typing import Any
 
 from ztgate.errors import UsageError
 from ztgate.identity import _jose
-from ztgate.store import SigningKey, Store
+from ztgate.store import EventSink, LifecycleEvent, SigningKey, Store, StoreEventSink
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +33,14 @@ class KeySet:
 class SigningKeys:
     """Loads, rotates and publishes signing keys; cheap to call on the hot path."""
 
-    def __init__(self, store: Store, *, alg: str = "EdDSA") -> None:
+    def __init__(
+        self, store: Store, *, alg: str = "EdDSA", events: EventSink | None = None
+    ) -> None:
         if alg not in _jose.SIGNING_ALGORITHMS:
             raise UsageError(f"signing algorithm must be one of {_jose.SIGNING_ALGORITHMS}")
         self.store = store
         self.alg = alg
+        self.events: EventSink = events if events is not None else StoreEventSink(store)
         self._lock = threading.Lock()
         self._snapshot: KeySet | None = None
 
@@ -75,7 +78,9 @@ class SigningKeys:
             return snapshot.signer
         return self.rotate(now, retire_after=timedelta(0))
 
-    def rotate(self, now: datetime, *, retire_after: timedelta) -> SigningKey:
+    def rotate(
+        self, now: datetime, *, retire_after: timedelta, actor: str | None = None
+    ) -> SigningKey:
         """Create a new signer; the previous one keeps verifying for ``retire_after``."""
         private = _jose.generate_private_key(self.alg)
         jwk = _jose.public_jwk(private.public_key())
@@ -93,6 +98,15 @@ class SigningKeys:
                     self.store.signing_keys.retire(old.kid, now, now + retire_after, conn)
             self.store.signing_keys.add(key, conn)
         self._snapshot = None
+        self.events.emit(
+            LifecycleEvent(
+                kind="key_rotated",
+                subject=f"signing_key:{kid}",
+                at=now,
+                actor=actor,
+                detail={"alg": self.alg, "retire_after_s": int(retire_after.total_seconds())},
+            )
+        )
         return key
 
     def jwks(self, now: datetime) -> dict[str, Any]:

@@ -183,6 +183,8 @@ class TokenVerifier:
         self, unverified_token: str, *, now: datetime, source_ip: str | None = None
     ) -> VerifiedPrincipal:
         """Verify a bearer access token completely, or raise :class:`RejectedError`."""
+        if now.tzinfo is None:
+            raise RejectedError("clock_invalid", "`now` must be timezone-aware")
         self._sync()
         entry = self._cache.get(unverified_token)
         if entry is not None:

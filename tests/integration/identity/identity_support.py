@@ -145,7 +145,7 @@ def make_server(
 ) -> AuthorizationServer:
     from ztgate.identity import TokenVerifier
 
-    keys = SigningKeys(registry.store)
+    keys = SigningKeys(registry.store, events=registry.events)
     verifier = TokenVerifier(settings, registry, keys, monotonic=clock.monotonic)
     return AuthorizationServer(settings, registry, keys=keys, verifier=verifier, **kw)
 

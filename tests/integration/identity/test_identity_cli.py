@@ -112,11 +112,11 @@ def test_agent_lifecycle_commands(cli, tmp_path: Path) -> None:  # type: ignore[
     code, out, _ = cli("agent", "show", "triage-bot", "--json")
     shown = json.loads(out)
     assert [e["kind"] for e in shown["events"]] == [
-        "agent.created",
-        "agent.key_added",
-        "agent.suspended",
-        "agent.active",
-        "agent.attested",
+        "agent_created",
+        "agent_updated",
+        "agent_suspended",
+        "agent_resumed",
+        "agent_updated",
     ]
     assert shown["events"][2]["reason"] == "incident 7"
     code, out, _ = cli("agent", "list", "--status", "active", "--json")
@@ -169,3 +169,28 @@ def test_key_commands(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-d
     code, out, _ = cli("token", "revoke", "some-jti", "--json")
     assert code == 0
     assert json.loads(out) == {"jti": "some-jti", "revoked": True}
+
+
+def test_federation_commands(cli) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(
+        "key", "trust-issuer", "https://token.actions.example", "--audience", "ztgate", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["kind"] == "workload"
+    code, _, err = cli("key", "trust-issuer", "http://idp.example.com", "--audience", "x")
+    assert code == 2
+    assert "https" in err
+    cli("agent", "create", "ci-bot", "--owner", "a", "--sponsor", "b")
+    code, out, _ = cli(
+        "key",
+        "map-subject",
+        "https://token.actions.example",
+        "repo:org/app:ref:main",
+        "ci-bot",
+        "--json",
+    )
+    assert code == 0
+    assert json.loads(out)["agent"] == "ci-bot"
+    code, _, err = cli("key", "map-subject", "https://other.example", "s", "ci-bot")
+    assert code == 2
+    assert "not a trusted workload issuer" in err

@@ -75,7 +75,7 @@ def _refused(cast: Cast, store: Store, subject: str, actor: str, **extra: str) -
         "invalid_client",
         "invalid_request",
     }
-    return store.events.list(kind="token.denied")[-1].reason
+    return store.events.list(kind="token_denied")[-1].reason
 
 
 def _user_token(cast: Cast, user: str = "alice") -> str:

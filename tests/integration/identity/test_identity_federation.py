@@ -54,7 +54,7 @@ def _denied(server: AuthorizationServer, form: dict[str, str], clock: FakeClock)
 
 
 def _reason(store: Store) -> str | None:
-    return store.events.list(kind="token.denied")[-1].reason
+    return store.events.list(kind="token_denied")[-1].reason
 
 
 def test_platform_token_authenticates_the_mapped_agent(

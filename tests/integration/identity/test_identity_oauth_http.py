@@ -68,7 +68,7 @@ def test_token_endpoint_over_http(
     again = client.post("/oauth/token", data=form)
     assert again.status_code == 401
     assert again.json() == {"error": "invalid_client"}
-    assert store.events.list(kind="token.denied")[-1].reason == "assertion_replayed"
+    assert store.events.list(kind="token_denied")[-1].reason == "assertion_replayed"
 
 
 def test_token_endpoint_refuses_malformed_requests(client: TestClient) -> None:

@@ -48,7 +48,7 @@ def test_create_records_everything_and_emits_an_event(registry: Registry, store:
     assert agent.created_at == T0
     assert agent.expires_at == T0 + timedelta(days=1)
     events = store.events.list(subject="bot-1")
-    assert [e.kind for e in events] == ["agent.created"]
+    assert [e.kind for e in events] == ["agent_created"]
     assert events[0].detail["sponsors"] == ["bob"]
 
 
@@ -112,12 +112,12 @@ def test_lifecycle_transitions(registry: Registry, store: Store) -> None:
             action("bot-1")
     kinds = [e.kind for e in store.events.list(subject="bot-1")]
     assert kinds == [
-        "agent.created",
-        "agent.suspended",
-        "agent.active",
-        "agent.disabled",
-        "agent.active",
-        "agent.decommissioned",
+        "agent_created",
+        "agent_suspended",
+        "agent_resumed",
+        "agent_disabled",
+        "agent_resumed",
+        "agent_decommissioned",
     ]
     assert store.events.list(subject="bot-1")[1].reason == "incident"
     with pytest.raises(UsageError, match="unknown agent"):
@@ -181,3 +181,23 @@ def test_federation_trust_validation(registry: Registry) -> None:
     _create(registry)
     with pytest.raises(UsageError, match="not a trusted workload issuer"):
         registry.map_subject("https://idp.example.com", "sub", "bot-1")
+
+
+def test_token_revocation_and_key_rotation_are_events(
+    registry: Registry, store: Store, clock: FakeClock
+) -> None:
+    from ztgate.identity import SigningKeys
+
+    registry.revoke_token("jti-1", expires_at=T0 + timedelta(hours=1), reason="leaked")
+    assert store.revocations.is_revoked("jti-1")
+    revoked = store.events.list(kind="token_revoked")
+    assert [(e.subject, e.reason) for e in revoked] == [("jti-1", "leaked")]
+    with pytest.raises(UsageError, match="invalid token id"):
+        registry.revoke_token("bad\x00id", expires_at=T0 + timedelta(hours=1))
+    keys = SigningKeys(store, events=registry.events)
+    first = keys.rotate(clock.now, retire_after=timedelta(0), actor="ops")
+    second = keys.rotate(clock.now, retire_after=timedelta(minutes=20), actor="ops")
+    rotated = store.events.list(kind="key_rotated")
+    assert [e.subject for e in rotated] == [f"signing_key:{first.kid}", f"signing_key:{second.kid}"]
+    assert rotated[1].actor == "ops"
+    assert rotated[1].detail == {"alg": "EdDSA", "retire_after_s": 1200}

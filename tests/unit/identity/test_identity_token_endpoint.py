@@ -47,7 +47,7 @@ def _refused(
 
 
 def _last_denial(store: Store) -> Any:
-    return store.events.list(kind="token.denied")[-1]
+    return store.events.list(kind="token_denied")[-1]
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_issues_a_verifiable_rfc9068_token(
     assert claims["sub"] == claims["client_id"] == "bot-1"
     principal = server.verifier.verify_access_token(body["access_token"], now=clock.now)
     assert principal.scopes == {"read", "write"}
-    issued = store.events.list(kind="token.issued")
+    issued = store.events.list(kind="token_issued")
     assert issued[-1].subject == "bot-1"
     assert issued[-1].detail["jti"] == principal.jti
 
@@ -233,7 +233,7 @@ def test_store_failure_is_a_503_not_a_token(
         error = _refused(server, _form(client_assertion(bot, clock.now)), clock)
         assert error.error == "temporarily_unavailable"
         assert error.status == 503
-        assert store.events.list(kind="token.issued") == []
+        assert store.events.list(kind="token_issued") == []
     finally:
         with store.engine.begin() as conn:  # the PostgreSQL schema is shared by the run
             _schema.used_assertions.create(conn)

@@ -242,3 +242,9 @@ def test_registry_record_that_no_longer_resolves_is_refused(world: World) -> Non
     with pytest.raises(RejectedError) as caught:
         world.verifier.verify_access_token(world.token, now=world.clock.now)
     assert caught.value.reason == "registry_inconsistent"
+
+
+def test_naive_clock_is_refused(world: World) -> None:
+    with pytest.raises(RejectedError) as caught:
+        world.verifier.verify_access_token(world.token, now=world.clock.now.replace(tzinfo=None))
+    assert caught.value.reason == "clock_invalid"

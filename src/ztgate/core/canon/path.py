@@ -175,12 +175,15 @@ def _utf8_lenient(data: bytes) -> Iterator[tuple[str, int, int]]:
         i = j
 
 
-def _percent_decode(text: str, *, keep_separators: bool) -> str:
-    """Decode ``%XX`` runs (as lenient UTF-8) and ``%uXXXX`` escapes once.
+def _percent_decode(text: str, *, keep_separators: bool, lenient: bool = True) -> str:
+    """Decode ``%XX`` runs and ``%uXXXX`` escapes once.
 
     With ``keep_separators`` an escape that decodes to ``/`` or ``\\`` stays encoded: the
     reading of a tool that decodes dots but refuses encoded slashes (as URL path handling
-    in many servers does).
+    in many servers does). ``lenient`` reads the bytes as a careless decoder does
+    (overlong ``C0 AE`` is ``.``); without it, bytes that are not valid UTF-8 stay opaque
+    (U+FFFD), the reading of a tool that passes raw bytes to the file system, for which
+    ``C0 AE`` is an ordinary name and not a dot.
     """
 
     def replace(match: re.Match[str]) -> str:
@@ -190,6 +193,11 @@ def _percent_decode(text: str, *, keep_separators: bool) -> str:
             ch = "\ufffd" if 0xD800 <= cp <= 0xDFFF else chr(cp)
             return escaped if keep_separators and ch in _SEPARATORS else ch
         data = bytes.fromhex(escaped.replace("%", ""))
+        if not lenient:
+            strict = data.decode("utf-8", errors="replace")
+            if keep_separators and any(ch in _SEPARATORS for ch in strict):
+                return escaped
+            return strict
         out: list[str] = []
         for ch, start, end in _utf8_lenient(data):
             if keep_separators and ch in _SEPARATORS:
@@ -222,11 +230,12 @@ def _spellings(raw: str) -> list[str]:
             if "%" not in spelling:
                 continue
             for keep in (False, True):
-                decoded = _percent_decode(spelling, keep_separators=keep)
-                for variant in (decoded, normalize(decoded)):
-                    if variant not in seen:
-                        seen[variant] = None
-                        fresh.append(variant)
+                for lenient in (True, False):
+                    decoded = _percent_decode(spelling, keep_separators=keep, lenient=lenient)
+                    for variant in (decoded, normalize(decoded)):
+                        if variant not in seen:
+                            seen[variant] = None
+                            fresh.append(variant)
         if len(seen) > _MAX_SPELLINGS:
             raise fail("path", raw, "has too many decodings to analyse", reason="too_ambiguous")
         frontier = fresh
