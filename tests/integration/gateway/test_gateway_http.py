@@ -4,6 +4,7 @@ sessions bound to their principal, a suspended agent, and calls through the offi
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -21,6 +22,7 @@ import uvicorn
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.fixtures.mcp_servers.http_upstream import build_app
 from tests.integration.gateway.support import CHANGING_SERVER, Setup, text_of, write_setup
 from ztgate.gateway.config import load_config
 from ztgate.gateway.http import create_app
@@ -30,6 +32,8 @@ from ztgate.store import open_store
 
 ISSUER = "https://auth.ztgate.test"
 
+UPSTREAM_SECRET = "Bearer gateway-own-upstream-credential"
+
 POLICY = """\
 version: 1
 blueprints:
@@ -38,7 +42,7 @@ blueprints:
       base:
         - id: lookup
           tools: [lookup]
-          servers: [records]
+          servers: [records, remote]
           args:
             record_id: {type: string, prefix: "r"}
 agents:
@@ -54,6 +58,7 @@ class Gateway:
     base: str
     registry: Registry
     issuer: TokenIssuer
+    upstream_saw: list[str | None]
 
     @property
     def endpoint(self) -> str:
@@ -69,6 +74,17 @@ class Gateway:
         ).token
 
 
+def _serve(app: Any, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    return server, thread
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,6 +94,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("http-gateway")
+    upstream_saw: list[str | None] = []
+    upstream_port = _free_port()
+    upstream, upstream_thread = _serve(build_app(upstream_saw), upstream_port)
+    os.environ["ZTGATE_TEST_UPSTREAM_AUTH"] = UPSTREAM_SECRET
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     state = tmp / "state.txt"
@@ -90,6 +110,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
           command: {sys.executable}
           args: [{CHANGING_SERVER}]
           env: {{ZTGATE_FIXTURE_STATE: {state}}}
+        - name: remote
+          url: http://127.0.0.1:{upstream_port}/mcp
+          headers_from_env: {{Authorization: ZTGATE_TEST_UPSTREAM_AUTH}}
         """,
         extra=f"""\
         identity: {{store: ids, issuer: "{ISSUER}", required_scopes: [mcp]}}
@@ -102,18 +125,13 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         registry.create_agent(agent, owners=["alice"], sponsors=["bob"], scopes=("mcp", "other"))
     issuer = TokenIssuer(TokenSettings(issuer=ISSUER, audience=base + "/mcp"), SigningKeys(store))
     runtime = open_runtime(load_config(setup.config), need_store=True)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "gateway did not start"
-        time.sleep(0.05)
-    yield Gateway(setup, runtime, base, registry, issuer)
+    server, thread = _serve(create_app(runtime), port)
+    yield Gateway(setup, runtime, base, registry, issuer, upstream_saw)
     server.should_exit = True
     thread.join(timeout=10)
+    upstream.should_exit = True
+    upstream_thread.join(timeout=10)
+    os.environ.pop("ZTGATE_TEST_UPSTREAM_AUTH", None)
     runtime.close()
     store.close()
 
@@ -243,3 +261,27 @@ def test_suspended_agent_gets_401(gateway: Gateway) -> None:
     assert refused.status_code == 401
     assert 'error="invalid_token"' in refused.headers["www-authenticate"]
     assert _post(gateway, gateway.token("clerk-1")).status_code == 200
+
+
+def test_http_upstream_gets_the_gateways_credentials_never_the_clients(gateway: Gateway) -> None:
+    client_token = gateway.token("clerk-1")
+
+    async def scenario() -> tuple[set[str], str, bool]:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {client_token}"}) as client,
+            streamable_http_client(gateway.base + "/mcp/remote", http_client=client) as (r, w),
+            ClientSession(r, w) as session,
+        ):
+            await session.initialize()
+            names = {t.name for t in (await session.list_tools()).tools}
+            ok = await session.call_tool("lookup", {"record_id": "r9"})
+            bad = await session.call_tool("lookup", {"record_id": "x9"})
+            return names, text_of(ok), bad.is_error
+
+    names, ok, bad_is_error = anyio.run(scenario)
+    assert names == {"lookup"}
+    assert ok == "remote record r9"
+    assert bad_is_error
+    assert gateway.upstream_saw  # the upstream was reached over HTTP
+    assert set(gateway.upstream_saw) == {UPSTREAM_SECRET}
+    assert not any(client_token in (seen or "") for seen in gateway.upstream_saw)
