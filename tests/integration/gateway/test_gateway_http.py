@@ -24,6 +24,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.fixtures.mcp_servers.http_upstream import build_app
 from tests.integration.gateway.support import CHANGING_SERVER, Setup, text_of, write_setup
+from tests.integration.identity.identity_support import LocalIssuer
 from ztgate.gateway.config import load_config
 from ztgate.gateway.http import create_app
 from ztgate.gateway.runtime import Runtime, open_runtime
@@ -32,6 +33,7 @@ from ztgate.store import open_store
 
 ISSUER = "https://auth.ztgate.test"
 
+WORKLOAD = "system:serviceaccount:prod:clerk"
 UPSTREAM_SECRET = "Bearer gateway-own-upstream-credential"
 
 POLICY = """\
@@ -59,6 +61,7 @@ class Gateway:
     registry: Registry
     issuer: TokenIssuer
     upstream_saw: list[str | None]
+    external: LocalIssuer
 
     @property
     def endpoint(self) -> str:
@@ -115,7 +118,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
           headers_from_env: {{Authorization: ZTGATE_TEST_UPSTREAM_AUTH}}
         """,
         extra=f"""\
-        identity: {{store: ids, issuer: "{ISSUER}", required_scopes: [mcp]}}
+        identity: {{store: ids, issuer: "{ISSUER}", required_scopes: [mcp], external_issuers: true}}
         http: {{host: 127.0.0.1, port: {port}, public_url: "{base}"}}
         """,
     )
@@ -124,14 +127,18 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     for agent in ("clerk-1", "clerk-2"):
         registry.create_agent(agent, owners=["alice"], sponsors=["bob"], scopes=("mcp", "other"))
     issuer = TokenIssuer(TokenSettings(issuer=ISSUER, audience=base + "/mcp"), SigningKeys(store))
+    external = LocalIssuer()
+    registry.trust_issuer(external.url, kind="workload", audiences=[base + "/mcp"])
+    registry.map_subject(external.url, WORKLOAD, "clerk-1")
     runtime = open_runtime(load_config(setup.config), need_store=True)
     server, thread = _serve(create_app(runtime), port)
-    yield Gateway(setup, runtime, base, registry, issuer, upstream_saw)
+    yield Gateway(setup, runtime, base, registry, issuer, upstream_saw, external)
     server.should_exit = True
     thread.join(timeout=10)
     upstream.should_exit = True
     upstream_thread.join(timeout=10)
     os.environ.pop("ZTGATE_TEST_UPSTREAM_AUTH", None)
+    external.close()
     runtime.close()
     store.close()
 
@@ -285,3 +292,16 @@ def test_http_upstream_gets_the_gateways_credentials_never_the_clients(gateway: 
     assert gateway.upstream_saw  # the upstream was reached over HTTP
     assert set(gateway.upstream_saw) == {UPSTREAM_SECRET}
     assert not any(client_token in (seen or "") for seen in gateway.upstream_saw)
+
+
+def test_tokens_of_a_trusted_external_issuer_map_to_the_registered_agent(gateway: Gateway) -> None:
+    now = datetime.now(UTC)
+    audience = gateway.base + "/mcp"
+    mapped = gateway.external.mint(WORKLOAD, audience, now, scope="mcp")
+    assert _post(gateway, mapped).status_code == 200
+    unmapped = gateway.external.mint("system:serviceaccount:prod:other", audience, now, scope="mcp")
+    assert _post(gateway, unmapped).status_code == 401
+    elsewhere = gateway.external.mint(WORKLOAD, "https://elsewhere.example", now, scope="mcp")
+    assert _post(gateway, elsewhere).status_code == 401
+    no_scope = gateway.external.mint(WORKLOAD, audience, now)
+    assert _post(gateway, no_scope).status_code == 403
