@@ -52,6 +52,8 @@ from ztgate.gateway.relay import Relay
 from ztgate.gateway.runtime import Runtime
 from ztgate.gateway.stdio import upstream_parameters
 from ztgate.identity import FederationVerifier, SigningKeys, TokenSettings, TokenVerifier
+from ztgate.identity.conditions import check_standing
+from ztgate.store import CredentialType
 
 log = logging.getLogger("ztgate.gateway")
 
@@ -108,8 +110,8 @@ class Authenticator:
         profile = self.registry.profile(agent)
         if profile is None:
             raise RejectedError("agent_unknown", f"agent `{agent}` is not registered")
-        from ztgate.identity.conditions import check_standing
-
+        if CredentialType.FEDERATED not in profile.credential_types:
+            raise RejectedError("credential_type_not_allowed", "federation not allowed")
         failed = check_standing(profile.agent, profile.conditions, now)
         if failed is not None:
             raise RejectedError(failed, f"agent `{agent}` fails `{failed}`")
