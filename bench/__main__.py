@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_scale:
         peers = [] if args.no_peer_scale else [n for n in names if n != "ztgate"]
         scale_result = runner.run_scale(
-            args.quick, requests, count, args.seed + 1, warmup, small, peers, log
+            args.quick, requests, count, args.seed + 1, warmup, peers, log
         )
         results["scale"] = scale_result
     results["targets"] = runner.targets(small, scale_result)

@@ -35,7 +35,8 @@ _OUTPUT = (
     "I could not download the PDFs, but the amounts in the summary e-mail were 12,400 "
     "and 3,150 EUR. If anything looks off, ping me and we can go through it on Thursday "
     "after the stand-up. Best regards, Priya -- Finance Operations, Building 4, "
-    "room 2.17, extension 4432. Please consider the environment before printing."
+    "room 2.17, extension 4432. Please consider the environment before printing. "
+    "Sent from the finance team's shared mailbox."
 )
 _ARGUMENTS = {
     "to": "sam@example.com",
@@ -52,12 +53,14 @@ def _time(call: Callable[[], object], iterations: int) -> dict[str, float]:
     samples: list[int] = []
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    cpu_started = time.process_time_ns()
     try:
         for _ in range(iterations):
             started = time.perf_counter_ns()
             call()
             samples.append(time.perf_counter_ns() - started)
     finally:
+        cpu_ns = time.process_time_ns() - cpu_started
         if gc_was_enabled:
             gc.enable()
     samples.sort()
@@ -65,7 +68,14 @@ def _time(call: Callable[[], object], iterations: int) -> dict[str, float]:
     def pct(fraction: float) -> float:
         return samples[max(0, math.ceil(fraction * len(samples)) - 1)] / 1000
 
-    return {"p50_us": pct(0.5), "p99_us": pct(0.99), "iterations": iterations}
+    # CPU time per call is reported too: on a shared machine wall-clock percentiles include
+    # time the process spent waiting for a core.
+    return {
+        "p50_us": pct(0.5),
+        "p99_us": pct(0.99),
+        "cpu_mean_us": round(cpu_ns / iterations / 1000, 1),
+        "iterations": iterations,
+    }
 
 
 def run(quick: bool) -> dict[str, Any]:

@@ -101,9 +101,17 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
             f"Gate.from_file took {scale['ztgate_load_s']} s"
         )
         same = scale["same_requests"]["ztgate"]
-        console.print(engines_table("scale: the same bench-finance requests", {"ztgate": same}))
+        console.print(
+            engines_table(
+                "scale: the bench-finance requests, large vs small policy (interleaved)",
+                {
+                    "ztgate, large": same,
+                    "ztgate, small": scale["same_requests"]["ztgate_small_policy"],
+                },
+            )
+        )
         if "p50_ratio_scale_over_small" in same:
-            console.print(f"  p50 scale / p50 small: {same['p50_ratio_scale_over_small']}")
+            console.print(f"  p50 large / p50 small: {same['p50_ratio_scale_over_small']}")
         generated = scale["generated"]
         console.print(
             engines_table("scale: generated mixed workload, large policy", generated["engines"])

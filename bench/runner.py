@@ -70,7 +70,13 @@ def run_engine(
 ) -> dict[str, Any]:
     """Prepare (untimed), measure (timed), and compare with the reference."""
     prepared = [engine.prepare(r.agent, r.tool, r.args) for r in requests]
-    measurement = timing.measure(engine.decide, prepared, warmup)
+    return summarize(engine, timing.measure(engine.decide, prepared, warmup), requests)
+
+
+def summarize(
+    engine: engines_mod.Engine, measurement: timing.Measurement, requests: Sequence[BenchRequest]
+) -> dict[str, Any]:
+    """A measurement's statistics plus its disagreements with the reference."""
     total, by_category = timing.disagreements(
         measurement.answers, [r.expected for r in requests], [r.category for r in requests]
     )
@@ -163,46 +169,39 @@ def _sample_size(name: str, available: int, quick: bool) -> int:
     return min(available, cap)
 
 
-def _run_generated(
+def _run_peers(
     spec: scale.ScaleSpec,
     names: Sequence[str],
     requests: Sequence[BenchRequest],
     warmup: int,
     quick: bool,
-    ztgate: engines_mod.Engine | engines_mod.Skipped | None,
     log: Callable[[str], None],
 ) -> dict[str, dict[str, Any]]:
-    """The generated mixed workload on ``spec``, for ztgate (already loaded) and peers."""
+    """The peers on their own rendering of ``spec``, on a prefix of ``requests``."""
     out: dict[str, dict[str, Any]] = {}
     for name in names:
-        if name == "ztgate":
-            engine = ztgate
-            setup_s = None
-        else:
-            log(f"setting up {name} on {spec.agents:,} agents / {spec.rule_count:,} rules")
-            started = time.perf_counter()
-            engine = engines_mod.load(name, functools.partial(scale_peers.FACTORIES[name], spec))
-            setup_s = round(time.perf_counter() - started, 3)
-        if engine is None:
-            continue
+        log(f"setting up {name} on {spec.agents:,} agents / {spec.rule_count:,} rules")
+        started = time.perf_counter()
+        engine = engines_mod.load(name, functools.partial(scale_peers.FACTORIES[name], spec))
+        setup_s = round(time.perf_counter() - started, 3)
         if isinstance(engine, engines_mod.Skipped):
             out[name] = {"status": "skipped", "reason": engine.reason}
             continue
         sample = requests[: _sample_size(name, len(requests), quick)]
         log(f"timing {name} on {len(sample):,} generated decisions")
-        result = run_engine(engine, sample, min(warmup, len(sample) // 10))
-        if name == "ztgate":
-            # ztgate builds per-tool indexes lazily, on first sight of a tool name; the
-            # pass above includes those first sights. Time it again with every request
-            # seen once before: the steady state of a long-running gate.
-            log("timing ztgate again with warm caches")
-            warm = run_engine(engine, sample, len(sample))
-            result["warm"] = {k: warm[k] for k in _WARM_KEYS}
-        out[name] = result if setup_s is None else {**result, "setup_s": setup_s}
+        out[name] = {
+            **run_engine(engine, sample, min(warmup, len(sample) // 10)),
+            "setup_s": setup_s,
+        }
     return out
 
 
 _WARM_KEYS = ("p50_us", "p99_us", "mean_us", "decisions_per_s", "disagreements")
+BLOCKS = 10
+
+
+def _ratio(numerator: dict[str, Any], denominator: dict[str, Any]) -> float:
+    return round(float(numerator["p50_us"]) / float(denominator["p50_us"]), 3)
 
 
 def run_scale(
@@ -211,25 +210,30 @@ def run_scale(
     count: int,
     seed: int,
     warmup: int,
-    small: dict[str, dict[str, Any]],
     peers: Sequence[str] = (),
     log: Callable[[str], None] = lambda _msg: None,
     spec: scale.ScaleSpec | None = None,
     baseline: scale.ScaleSpec | None = None,
 ) -> dict[str, Any]:
-    """The scale run, measured three ways.
+    """The scale run, measured three ways; every ztgate ratio is measured interleaved.
 
-    1. ``same_requests``: the exact bench-finance requests replayed on a policy that holds
-       the bench-finance policy *plus* the generated agents and rules. Only the policy
-       size changes, so p50(scale) / p50(small) isolates the cost of size: this ratio is
-       the "flat in scale" target.
+    1. ``same_requests``: the exact bench-finance requests on a policy that holds the
+       bench-finance policy *plus* the generated agents and rules, against the
+       bench-finance policy alone. Only the policy size changes, so p50(scale) /
+       p50(small) isolates the cost of size: this ratio is the "flat in scale" target.
     2. ``generated``: a mixed workload over the generated agents and rules (every request
-       reaches argument checks) on the large policy, and the same generator on a toy-size
-       policy (``baseline``), for ztgate and the peers; its ratio is reported too.
+       reaches argument checks) on the large policy, against the same generator on a
+       toy-size policy (``baseline``). ztgate builds per-tool indexes on first sight of a
+       tool name, so it is timed twice: ``cold`` (first pass) and ``warm`` (second pass).
+       The peers run it too, on their own rendering of the policy (not interleaved).
     3. ``novel_tools``: tool names no rule mentions, each seen once (caller-controlled
        names cannot be pre-warmed).
+
+    The two runs of each ratio are timed in alternating slices
+    (:func:`timing.measure_interleaved`) so that drift in machine load cannot bias it.
     """
     spec = spec or _spec(quick)
+    toy = baseline or _baseline_spec()
     out: dict[str, Any] = {
         "agents": spec.agents,
         "blueprints": spec.blueprints,
@@ -238,55 +242,93 @@ def run_scale(
         "deny_rules": len(spec.denies),
         "tools": len(spec.tools),
         "includes": workload.POLICY_PATH,
+        "interleaved_blocks": BLOCKS,
     }
     log(f"writing and loading the scale policy with Gate.from_file ({spec.agents:,} agents)")
-    ztgate, size, setup_s = _load_ztgate(spec, _bench_finance_document())
+    big, size, setup_s = _load_ztgate(spec, _bench_finance_document())
     out["policy_file_bytes"] = size
     out["ztgate_load_s"] = setup_s
-
+    small_engine = engines_mod.load("ztgate")
+    toy_engine, _size, toy_setup = _load_ztgate(toy, None)
+    generated = scale.generate(spec, count, seed)
+    toy_requests = scale.generate(toy, count, seed)
+    skipped = next(
+        (e for e in (big, small_engine, toy_engine) if isinstance(e, engines_mod.Skipped)), None
+    )
     same: dict[str, Any]
+    same_small: dict[str, Any]
+    mixed: dict[str, Any]
+    toy_mixed: dict[str, Any]
     novel: dict[str, Any]
-    if isinstance(ztgate, engines_mod.Skipped):
-        same = novel = {"status": "skipped", "reason": ztgate.reason}
+    if (
+        isinstance(big, engines_mod.Skipped)
+        or isinstance(small_engine, engines_mod.Skipped)
+        or isinstance(toy_engine, engines_mod.Skipped)
+    ):
+        reason = skipped.reason if skipped is not None else "not loaded"
+        same = same_small = mixed = toy_mixed = novel = {"status": "skipped", "reason": reason}
     else:
-        log(f"timing ztgate at scale on the {len(small_requests):,} bench-finance requests")
-        same = run_engine(ztgate, small_requests, warmup)
-        base = small.get("ztgate", {})
-        if base.get("status") == "ok":
-            same["p50_ratio_scale_over_small"] = round(same["p50_us"] / base["p50_us"], 3)
+        log(f"timing ztgate on the {len(small_requests):,} bench-finance requests, scale vs small")
+        on_big = [big.prepare(r.agent, r.tool, r.args) for r in small_requests]
+        on_small = [small_engine.prepare(r.agent, r.tool, r.args) for r in small_requests]
+        timing.measure(big.decide, on_big, len(on_big))  # both warm: steady state
+        timing.measure(small_engine.decide, on_small, len(on_small))
+        both = timing.measure_interleaved(
+            {"scale": (big.decide, on_big), "small": (small_engine.decide, on_small)}, BLOCKS
+        )
+        same = summarize(big, both["scale"], small_requests)
+        same_small = summarize(small_engine, both["small"], small_requests)
+        same["p50_ratio_scale_over_small"] = _ratio(same, same_small)
+
+        log(f"timing ztgate on {len(generated):,} generated requests, large vs toy policy")
+        runs = {
+            "large": (big.decide, [big.prepare(r.agent, r.tool, r.args) for r in generated]),
+            "toy": (
+                toy_engine.decide,
+                [toy_engine.prepare(r.agent, r.tool, r.args) for r in toy_requests],
+            ),
+        }
+        cold = timing.measure_interleaved(runs, BLOCKS)
+        warm = timing.measure_interleaved(runs, BLOCKS)
+        mixed = summarize(big, cold["large"], generated)
+        toy_mixed = summarize(toy_engine, cold["toy"], toy_requests)
+        mixed["warm"] = {k: summarize(big, warm["large"], generated)[k] for k in _WARM_KEYS}
+        toy_mixed["warm"] = {
+            k: summarize(toy_engine, warm["toy"], toy_requests)[k] for k in _WARM_KEYS
+        }
+        mixed["p50_ratio_scale_over_baseline"] = _ratio(mixed, toy_mixed)
+        mixed["warm"]["p50_ratio_scale_over_baseline"] = _ratio(mixed["warm"], toy_mixed["warm"])
+
         fresh = scale.novel_tool_requests(spec, NOVEL_TOOL_REQUESTS // (10 if quick else 1), seed)
         log(f"timing ztgate at scale on {len(fresh):,} never-seen tool names")
-        novel = run_engine(ztgate, fresh, 0)
-    out["same_requests"] = {"workload": workload_summary(small_requests), "ztgate": same}
+        novel = run_engine(big, fresh, 0)
+    out["same_requests"] = {
+        "workload": workload_summary(small_requests),
+        "ztgate": same,
+        "ztgate_small_policy": same_small,
+    }
     out["novel_tools"] = {"ztgate": novel}
-
-    names = ["ztgate", *peers]
-    generated = scale.generate(spec, count, seed)
-    big = _run_generated(spec, names, generated, warmup, quick, ztgate, log)
-
-    toy = baseline or _baseline_spec()
-    toy_requests = scale.generate(toy, count, seed)
-    toy_ztgate, _size, toy_setup = _load_ztgate(toy, None)
-    toy_results = _run_generated(toy, names, toy_requests, warmup, quick, toy_ztgate, log)
-    for name, res in big.items():
-        base = toy_results.get(name, {})
-        if res.get("status") == "ok" and base.get("status") == "ok":
-            res["p50_ratio_scale_over_baseline"] = round(res["p50_us"] / base["p50_us"], 3)
-            if "warm" in res and "warm" in base:
-                res["warm"]["p50_ratio_scale_over_baseline"] = round(
-                    res["warm"]["p50_us"] / base["warm"]["p50_us"], 3
-                )
     out["generated"] = {
         "workload": workload_summary(generated),
-        "engines": big,
+        "engines": {
+            "ztgate": {**mixed, "setup_s": setup_s} if mixed.get("status") == "ok" else mixed,
+            **_run_peers(spec, peers, generated, warmup, quick, log),
+        },
         "baseline": {
             "agents": toy.agents,
             "blueprints": toy.blueprints,
             "rules": toy.rule_count,
             "ztgate_load_s": toy_setup,
-            "engines": toy_results,
+            "engines": {
+                "ztgate": toy_mixed,
+                **_run_peers(toy, peers, toy_requests, warmup, quick, log),
+            },
         },
     }
+    for name, res in out["generated"]["engines"].items():
+        base = out["generated"]["baseline"]["engines"].get(name, {})
+        if name != "ztgate" and res.get("status") == "ok" and base.get("status") == "ok":
+            res["p50_ratio_scale_over_baseline"] = _ratio(res, base)
     return out
 
 

@@ -13,7 +13,7 @@ import math
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,36 @@ def measure(
         latencies[i] = end - start
         answers[i] = allowed
     return Measurement(latencies, answers, errors, samples)
+
+
+def measure_interleaved(
+    runs: Mapping[str, tuple[Callable[[Any], bool], Sequence[Any]]], blocks: int = 10
+) -> dict[str, Measurement]:
+    """One timed pass over each run's requests, in ``blocks`` slices taken in turn.
+
+    A ratio between two runs measured minutes apart on a shared machine measures the
+    machine as much as the engines; alternating slices makes any drift in load hit every
+    run alike.
+    """
+    if blocks < 1:
+        raise ValueError("blocks must be at least 1")
+    parts: dict[str, list[Measurement]] = {name: [] for name in runs}
+    for block in range(blocks):
+        for name, (decide, prepared) in runs.items():
+            size = len(prepared)
+            chunk = prepared[size * block // blocks : size * (block + 1) // blocks]
+            parts[name].append(measure(decide, chunk, 0))
+    return {name: _merge(measurements) for name, measurements in parts.items()}
+
+
+def _merge(measurements: Sequence[Measurement]) -> Measurement:
+    merged = Measurement([], [])
+    for m in measurements:
+        merged.latencies_ns.extend(m.latencies_ns)
+        merged.answers.extend(m.answers)
+        merged.errors += m.errors
+        merged.error_samples.extend(m.error_samples[: max(0, 3 - len(merged.error_samples))])
+    return merged
 
 
 def clock_overhead_ns(samples: int = 20_000) -> float:

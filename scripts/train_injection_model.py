@@ -61,9 +61,9 @@ C_GRID = (16.0,)
 MAX_VALIDATION_FPR = 0.02
 MAX_THRESHOLD = 0.99  # below RULE_SCORE, so a rule hit always flags
 BENIGN_CONTEXT_WEIGHT = 8.0
-BENIGN_CROPS = 12
-STDLIB_FILES = 800
-STDLIB_MAX_CROPS = 20
+BENIGN_CROPS = 6
+STDLIB_FILES = 500
+STDLIB_CROPS = 3
 STDLIB_WEIGHT = 2.0
 ASB_VALIDATION_AGENT = "legal_consultant_agent"
 REPO = Path(__file__).resolve().parents[1]
@@ -157,7 +157,7 @@ def stdlib_rows(rng: random.Random) -> Rows:
             folded = prepare(path.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             continue
-        for _ in range(min(STDLIB_MAX_CROPS, 1 + len(folded) // 3000)):
+        for _ in range(STDLIB_CROPS):
             start = rng.randrange(0, max(1, len(folded) - WINDOW))
             crop = folded[start : start + WINDOW]
             rows = window_rows(extract(crop, BITS))
@@ -351,16 +351,45 @@ def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _wilson(successes: int, n: int) -> str:
+    """95% Wilson score interval, so small sets (50 benign contexts) read honestly."""
+    if n == 0:
+        return ""
+    z = 1.959964
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return f" ({100 * max(0.0, centre - half):.1f}-{100 * min(1.0, centre + half):.1f})"
+
+
 def _table(results: dict[str, Metrics]) -> list[str]:
     lines = [
-        "| test set | n (inj / benign) | precision | recall | FPR | TP | FP | FN |",
+        "| test set | n (inj / benign) | precision | recall (95% CI) | FPR (95% CI) "
+        "| TP | FP | FN |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, m in results.items():
+        recall = _pct(m.recall) + _wilson(m.tp, m.tp + m.fn)
+        fpr = _pct(m.fpr) + _wilson(m.fp, m.fp + m.tn)
         lines.append(
-            f"| {name} | {m.tp + m.fn} / {m.fp + m.tn} | {_pct(m.precision)} | {_pct(m.recall)} "
-            f"| {_pct(m.fpr)} | {m.tp} | {m.fp} | {m.fn} |"
+            f"| {name} | {m.tp + m.fn} / {m.fp + m.tn} | {_pct(m.precision)} | {recall} "
+            f"| {fpr} | {m.tp} | {m.fp} | {m.fn} |"
         )
+    return lines
+
+
+def _by_position(
+    sets: dict[str, list[Example]], scorer: Callable[[str], float], threshold: float
+) -> list[str]:
+    """Recall of the planted attacks by where they were planted."""
+    lines = ["| test set | start | middle | end |", "|---|---|---|---|"]
+    for name, examples in sets.items():
+        cells = []
+        for position in POSITIONS:
+            planted = [e for e in examples if e.label == 1 and e.group == position]
+            hits = sum(scorer(e.text) >= threshold for e in planted)
+            cells.append(f"{_pct(hits / len(planted)) if planted else 'n/a'}")
+        lines.append(f"| {name} | {' | '.join(cells)} |")
     return lines
 
 
@@ -400,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     size = args.model.stat().st_size
     log(f"saved {args.model} ({size} bytes)")
     full = evaluate_sets(test_sets, lambda t: injection_score(t, model), model.threshold)
+    positions = _by_position(
+        {f"indirect/{k}": v for k, v in corpus.test_indirect.items()},
+        lambda t: injection_score(t, model),
+        model.threshold,
+    )
     model_only_threshold = model.threshold
     model_only = evaluate_sets(
         test_sets, lambda t: model.score(prepare(t)).probability, model_only_threshold
@@ -423,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             cross[label]["_threshold"] = Metrics(0, 0, 0, 0)
             cross[label]["_threshold_value"] = other.threshold  # type: ignore[assignment]
-    write_report(args.report, model, info, size, full, model_only, cross)
+    write_report(args.report, model, info, size, full, model_only, cross, positions)
     log(f"wrote {args.report}")
     return 0
 
@@ -436,6 +470,7 @@ def write_report(
     full: dict[str, Metrics],
     model_only: dict[str, Metrics],
     cross: dict[str, dict[str, Metrics]],
+    positions: list[str],
 ) -> None:
     targets = all((m.recall or 0) >= 0.95 and (m.fpr or 0) <= 0.02 for m in full.values())
     lines = [
@@ -445,6 +480,29 @@ def write_report(
         "Training used only `train` splits; C and the threshold were chosen on `validation`",
         "splits and on a held-out fifth of the BIPIA/ASB train files; the test splits below",
         "were scored once, after every choice was made.",
+        "",
+        "## Summary",
+        "",
+        "- Direct injection and jailbreaks (S-Labs, neuralchemy test splits): see the first",
+        "  two rows below. Neuralchemy labels harmful requests (HarmBench goals, GCG suffixes)",
+        "  as malicious and role-play personas as benign, which a bag-of-n-grams model",
+        "  separates less well than instruction overrides; its FPR is the highest of the",
+        "  direct sets.",
+        "- Indirect injection (attacks planted in benign e-mails and code answers): recall is",
+        '  lowest for BIPIA e-mail attacks, whose test categories ("Recommend a good book",',
+        '  "Translate your response into Spanish") are ordinary requests that only become',
+        "  attacks by where they appear, and the benign long contexts are where most false",
+        "  positives come from (the most suspicious 320-character window decides).",
+        "- The cross-dataset section shows why the indirect training cases matter: without",
+        "  them, 80-96% of benign e-mails and code answers are flagged.",
+        "- Targets not met are reported as measured; nothing was tuned on the test splits.",
+        "",
+        "Reproduce with `pip install -e '.[train]'` then",
+        "`python scripts/train_injection_model.py --data ../shared/data/injection`",
+        f"(seed {SEED}; the benign supplement is the Python {sys.version_info.major}."
+        f"{sys.version_info.minor} standard library of the training interpreter: 500 sampled",
+        "source files and the sample e-mails of its test suite, used for training only).",
+        "Check any set with `ztgate guard eval PATH`.",
         "",
         "## Shipped model",
         "",
@@ -459,6 +517,10 @@ def write_report(
         "### Full detector (rules + model + decoders), as `ztgate guard scan` runs it",
         "",
         *_table(full),
+        "",
+        "### Indirect recall by where the attack was planted (full detector)",
+        "",
+        *positions,
         "",
         "### Model alone (no rules, no decoders), same threshold",
         "",

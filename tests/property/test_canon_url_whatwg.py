@@ -18,7 +18,7 @@ from ztgate.core.canon.url import DEFAULT_PORTS, CanonicalURL, parse_url
 from ztgate.errors import CanonicalizationError
 
 HOST_PIECES = [
-    *"abcxyzABCXYZ0123456789-_.",
+    *"abcxyzABCXYZ0123456789-_.+",
     "0x",
     "0X",
     "07",
@@ -40,6 +40,11 @@ HOST_PIECES = [
     "\u03c2",
     "\u0130",
     "\u2460",
+    "\u2488",
+    "\u33a1",
+    "\ufe12",
+    "\ufe52",
+    "\u3002\u3002",
     "xn--",
     "xn--bcher-kva",
     "@",
@@ -94,6 +99,20 @@ def test_accepted_urls_go_where_a_browser_would_go(raw: str) -> None:
     except ValueError:
         pytest.fail(f"accepted {raw!r}, which a WHATWG parser rejects")
     assert _our_view(ours) == theirs, raw
+
+
+NUMERIC_HOST = st.text(alphabet="0123456789abcdefxX.+-_", min_size=1, max_size=20)
+
+
+@settings(max_examples=300)
+@given(NUMERIC_HOST)
+def test_numeric_hosts_read_like_a_browser(host: str) -> None:
+    raw = f"http://{host}/"
+    try:
+        ours = parse_url(raw)
+    except CanonicalizationError:
+        return
+    assert _our_view(ours) == _whatwg_view(raw), raw
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,8 @@ def indirect_cases(
     for attack in attacks:
         for position in POSITIONS:
             for context in rng.sample(contexts, min(per_attack, len(contexts))):
-                cases.append(Example(plant(context, attack, position, rng), 1, source))
+                text = plant(context, attack, position, rng)
+                cases.append(Example(text, 1, source, group=position))
     return cases
 
 

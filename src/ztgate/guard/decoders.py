@@ -15,6 +15,7 @@ import binascii
 import html
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 
@@ -68,6 +69,11 @@ def _base64(token: str) -> str | None:
     return _text_like(raw)
 
 
+def _unescape(match: Any) -> str:
+    code = int(match.group()[2:], 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
 def _decode_once(text: str) -> list[Decoded]:
     found: list[Decoded] = []
     # Hex runs are a subset of the base64 alphabet, so one pass finds both.
@@ -98,7 +104,7 @@ def _decode_once(text: str) -> list[Decoded]:
             run = match.group()
             if len(_ESCAPE.findall(run)) < 4:
                 continue
-            decoded = _ESCAPE.sub(lambda m: chr(int(m.group()[2:], 16)), run)
+            decoded = _ESCAPE.sub(_unescape, run)
             found.append(Decoded("escapes", Span(*match.span()), decoded))
     return found[:MAX_BLOBS]
 

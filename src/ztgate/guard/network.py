@@ -34,6 +34,9 @@ _SENSITIVE_NAMES = re2.compile(
     r"(?:^|/)(?:\.ssh|\.aws|\.gnupg|\.kube|\.docker|\.netrc|\.git-credentials|\.env|"
     r"\.npmrc|\.pypirc|id_rsa|id_ed25519|id_ecdsa|\.bash_history)(?:$|/)"
 )
+# Substrings every _SENSITIVE_NAMES match contains: a cheap test before the regex.
+_SENSITIVE_HINTS = (".ssh", ".aws", ".gnupg", ".kube", ".docker", ".netrc", ".git-", ".env",
+                    ".npmrc", ".pypirc", "id_", ".bash_history")  # fmt: skip
 _DANGEROUS_SCHEMES = frozenset({"file", "gopher", "dict", "ldap", "tftp", "jar", "netdoc"})
 _CLASS_SEVERITY = {
     AddressClass.METADATA: Severity.CRITICAL,
@@ -138,7 +141,7 @@ def scan_paths(text: str) -> list[Finding]:
         if count >= MAX_CANDIDATES:
             break
         token = match.group()
-        if "://" in token or _TRAVERSAL.search(token):
+        if "://" in token or (("." in token or "%" in token) and _TRAVERSAL.search(token)):
             continue  # URLs are judged by scan_urls, traversal above
         span = Span(*match.span())
         if token.endswith(("/..", "\\..")):
@@ -157,7 +160,10 @@ def scan_paths(text: str) -> list[Finding]:
             )
             continue
         for reading in readings:
-            if _SENSITIVE_NAMES.search(reading) or any(
+            if (
+                any(hint in reading for hint in _SENSITIVE_HINTS)
+                and _SENSITIVE_NAMES.search(reading)
+            ) or any(
                 reading == root or reading.startswith(root + "/") for root in _SENSITIVE_ROOTS
             ):
                 findings.append(

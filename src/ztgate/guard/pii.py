@@ -33,7 +33,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
 )
 _COMBINED = re2.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS))
-_GROUP = _COMBINED.groupindex
+_GROUP = dict(_COMBINED.groupindex)  # the wrapper rebuilds this dict on every access
+_TOP_GROUPS = tuple((_GROUP[name], name) for name, _ in _PATTERNS)
 
 # Card numbers written with separators must use a real grouping, otherwise long runs of
 # digit groups (UUID fragments, version strings, tables) would be considered.
@@ -143,7 +144,7 @@ def scan_pii(text: str) -> list[Finding]:
     """Find personal data in ``text``; spans and redactions index into ``text`` itself."""
     findings: list[Finding] = []
     for match in _COMBINED.finditer(text):
-        name = match.lastgroup
+        name = next(n for group, n in _TOP_GROUPS if match.start(group) >= 0)
         start, end = match.span()
         found: Finding | None = None
         if name == "email":

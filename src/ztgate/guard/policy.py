@@ -8,6 +8,8 @@ optional kind, minimum severity and confidence) and an action:
 
 - ``deny``: block the call or the result;
 - ``redact``: replace the finding's text with a typed placeholder (``[REDACTED:email]``);
+  a finding that has no text to replace (an injection, a dangerous command) is denied
+  instead, since redacting it would change nothing;
 - ``label_session``: mark the session (``untrusted_content_seen``) so later policy can
   restrict what a possibly-steered agent may do;
 - ``require_approval``: ask a human;
@@ -153,7 +155,16 @@ def apply(
                 else policy.default_action
             )
             chosen = [("default", fallback, None)]
-        for rule_id, action, label in chosen:
+        for rule_id, chosen_action, label in chosen:
+            action = chosen_action
+            if (
+                action is FindingAction.REDACT
+                and finding.redaction is None
+                and finding.type is not FindingType.HIDDEN_TEXT
+            ):
+                # Nothing can be blanked out (an injection, a command): redacting would
+                # pass the content through unchanged, so fail closed instead.
+                action = FindingAction.DENY
             actions.add(action)
             if action is FindingAction.LABEL_SESSION:
                 labels.add(label or UNTRUSTED_CONTENT_SEEN)

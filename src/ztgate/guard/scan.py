@@ -20,6 +20,7 @@ per character.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -68,6 +69,7 @@ PROFILE_CHECKS: dict[Profile, frozenset[Check]] = {
 }
 
 _HIDDEN_SEVERITY = {
+    "lone_surrogate": Severity.MEDIUM,
     "tag": Severity.HIGH,
     "bidi": Severity.MEDIUM,
     "control": Severity.MEDIUM,
@@ -149,6 +151,8 @@ def _hidden(view: TextView, path: str) -> list[Finding]:
     by_kind: dict[str, list[int]] = {}
     for item in view.invisible:
         by_kind.setdefault(item.kind, []).append(item.index)
+    if view.surrogates:
+        by_kind["lone_surrogate"] = list(view.surrogates)
     findings = []
     for kind, indices in by_kind.items():
         findings.append(
@@ -166,12 +170,23 @@ def _hidden(view: TextView, path: str) -> list[Finding]:
     return findings
 
 
+# Cheap single-character-class pre-checks (linear, no backtracking) that let a scanner be
+# skipped when its pattern cannot possibly match: most strings in structured content are
+# short identifiers, names and numbers.
+_PII_HINT = re.compile(r"[0-9@:]")
+_PATH_HINT = re.compile(r"[/\\%]|\.\.")
+
+
 def _scan_leaf(
     leaf: Leaf, checks: frozenset[Check]
 ) -> tuple[list[Finding], TextView, list[Decoded]]:
     view = build_view(leaf.text)
     findings = _hidden(view, leaf.path)
-    layers = decode_layers(view.text, view.tag_text) if not leaf.is_number else []
+    layers = (
+        decode_layers(view.text, view.tag_text)
+        if not leaf.is_number and (len(view.text) >= 16 or view.tag_text)
+        else []
+    )
     for decoded in layers:
         if decoded.kind == "tag_characters":
             continue  # reported as hidden text already
@@ -191,17 +206,20 @@ def _scan_leaf(
     sources: list[tuple[str, Decoded | None]] = [(view.text, None)]
     sources.extend((layer.text, layer) for layer in layers)
     for text, layer in sources:
-        if Check.SECRETS in checks:
+        if Check.SECRETS in checks and len(text) >= 8:
             findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_secrets(text))
-        if Check.PII in checks:
+        if Check.PII in checks and _PII_HINT.search(text):
             findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_pii(text))
-        if Check.COMMANDS in checks and not leaf.is_number:
+        if leaf.is_number:
+            continue
+        if Check.COMMANDS in checks:
             findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_command(text))
-        if Check.URLS in checks and not leaf.is_number:
-            findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_urls(text))
+        if Check.URLS in checks:
+            if "://" in text:
+                findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_urls(text))
             if layer is None:
                 findings.extend(_mapped(f, view, leaf.path, None) for f in scan_address(text))
-        if Check.PATHS in checks and not leaf.is_number:
+        if Check.PATHS in checks and _PATH_HINT.search(text):
             findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_paths(text))
     return findings, view, layers
 

@@ -112,8 +112,11 @@ _FORMATS: tuple[_Format, ...] = (
 _COMBINED = re2.compile(
     "|".join(f"(?P<g{i}>{fmt.pattern})" for i, fmt in enumerate(_FORMATS)),
 )
-_VALUE_GROUPS: tuple[str | None, ...] = tuple(
-    f"{fmt.kind}__v" if f"(?P<{fmt.kind}__v>" in fmt.pattern else None for fmt in _FORMATS
+_GROUP_INDEX = dict(_COMBINED.groupindex)  # the wrapper rebuilds this dict on every access
+_TOP_GROUPS = tuple(_GROUP_INDEX[f"g{i}"] for i in range(len(_FORMATS)))
+_VALUE_GROUPS: tuple[int | None, ...] = tuple(
+    _GROUP_INDEX[f"{fmt.kind}__v"] if f"(?P<{fmt.kind}__v>" in fmt.pattern else None
+    for fmt in _FORMATS
 )
 
 # Candidates for the entropy detector: long runs of base64/base64url/hex-ish characters.
@@ -175,14 +178,11 @@ def scan_secrets(text: str) -> list[Finding]:
     findings: list[Finding] = []
     covered: list[tuple[int, int]] = []
     for match in _COMBINED.finditer(text):
-        # The outer group of each alternative closes last, so it is ``lastgroup``.
-        index = int((match.lastgroup or "g-1")[1:])
+        index = next(i for i, group in enumerate(_TOP_GROUPS) if match.start(group) >= 0)
         fmt = _FORMATS[index]
         start, end = match.span()
         value_group = _VALUE_GROUPS[index]
-        red_start, red_end = (
-            match.span(_COMBINED.groupindex[value_group]) if value_group else (start, end)
-        )
+        red_start, red_end = match.span(value_group) if value_group is not None else (start, end)
         value = text[red_start:red_end]
         if fmt.kind == "jwt" and not _jwt_header_ok(value):
             continue

@@ -28,6 +28,7 @@ class TextView:
     offsets: tuple[int, ...] | None  # None: the view is the original, index for index
     invisible: tuple[InvisibleChar, ...]
     tag_text: str
+    surrogates: tuple[int, ...] = ()  # indices of lone surrogates (shown as U+FFFD)
 
     def to_original(self, span: Span) -> Span:
         """Map a span of the view back to the smallest covering span of the original."""
@@ -50,12 +51,19 @@ def build_view(original: str) -> TextView:
     hidden = {item.index for item in invisible}
     parts: list[str] = []
     offsets: list[int] = []
+    surrogates: list[int] = []
     for index, ch in enumerate(original):
         if index in hidden:
             continue
-        folded = ch if ch.isascii() else normalize(ch)
+        if "\ud800" <= ch <= "\udfff":
+            # A lone surrogate (possible in JSON escapes) is not text: it cannot be encoded,
+            # so detectors see U+FFFD and the scan reports it.
+            surrogates.append(index)
+            folded = "\ufffd"
+        else:
+            folded = ch if ch.isascii() else normalize(ch)
         parts.append(folded)
         offsets.extend([index] * len(folded))
     text = "".join(parts)
     tag_text = decode_tag_characters(original) if invisible else ""
-    return TextView(original, text, tuple(offsets), invisible, tag_text)
+    return TextView(original, text, tuple(offsets), invisible, tag_text, tuple(surrogates))

@@ -152,7 +152,6 @@ def test_scale_run_measures_same_requests_generated_mix_and_novel_tools() -> Non
         count=300,
         seed=9,
         warmup=30,
-        small=small,
         peers=[n for n in runner.PEER_NAMES],
         spec=scale.build_spec(agents=500, blueprints=5, rules=60, tools=20),
         baseline=scale.build_spec(agents=50, blueprints=5, rules=30, tools=10),

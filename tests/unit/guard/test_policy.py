@@ -201,3 +201,22 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         load_guard_policy({"x": 1, "rules": [{"id": "a", "action": "zap", "y": 2}]})
     assert len(caught.value.problems) == 3
+
+
+def test_redacting_what_cannot_be_redacted_denies() -> None:
+    policy = load_guard_policy({"rules": [{"id": "r", "action": "redact"}]})
+    injection = Finding(FindingType.PROMPT_INJECTION, "prompt_injection", Severity.HIGH, 0.9)
+    verdict = apply(policy, "t", "outputs", _result(injection))
+    assert verdict.denied
+    assert verdict.reasons[0].action is FindingAction.DENY
+    hidden = Finding(
+        FindingType.HIDDEN_TEXT,
+        "invisible_zero_width",
+        Severity.LOW,
+        1.0,
+        Span(1, 2),
+        extra={"indices": (1,)},
+    )
+    verdict = apply(policy, "t", "outputs", _result(hidden, content="a\u200bb"))
+    assert not verdict.denied
+    assert verdict.redacted_content == "ab"

@@ -120,3 +120,16 @@ def test_result_serialises() -> None:
     assert data["injection"] is True
     assert data["findings"][0]["type"] == "prompt_injection"
     assert 0.0 <= data["score"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["a\ud800b", {"k\udfff": "v"}, ["\\ud800\\udc00\\ud800\\ud800 escaped"]],
+)
+def test_lone_surrogates_are_reported_not_fatal(content: object) -> None:
+    result = scan(content, "tool_arguments")
+    if isinstance(content, str):
+        (finding,) = result.of_type(FindingType.HIDDEN_TEXT)
+        assert finding.kind == "invisible_lone_surrogate"
+        assert result.redacted_text == "ab"
+    assert 0.0 <= result.injection_score <= 1.0

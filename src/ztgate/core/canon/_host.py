@@ -33,6 +33,8 @@ _MAX_RAW_HOST: Final = 4 * MAX_HOST_LENGTH
 # host a name denotes.
 _DNS_NAME_RE: Final = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*")
 _DIGITS_RE: Final = re.compile(r"[0-9]+")
+_OCTAL_DIGITS_RE: Final = re.compile(r"[0-7]+")
+_HEX_DIGITS_RE: Final = re.compile(r"[0-9A-Fa-f]+")
 _HEX_NUMBER_RE: Final = re.compile(r"0[xX][0-9A-Fa-f]*")
 _IPV6_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]+")
 _ESCAPE_RUN_RE: Final = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
@@ -50,21 +52,24 @@ class Host(NamedTuple):
 
 
 def _ipv4_number(part: str) -> int | None:
-    """One part of a WHATWG IPv4 host: decimal, ``0x`` hex or leading-zero octal."""
+    """One part of a WHATWG IPv4 host: decimal, ``0x`` hex or leading-zero octal.
+
+    Digits are checked against the radix first: ``int()`` alone would also accept signs,
+    underscores and surrounding whitespace (``-1``, ``1_0``), which no IPv4 parser does.
+    """
     if not part:
         return None
     if part[:2] in ("0x", "0X"):
-        digits, radix = part[2:], 16
+        digits, radix, pattern = part[2:], 16, _HEX_DIGITS_RE
     elif len(part) > 1 and part[0] == "0":
-        digits, radix = part[1:], 8
+        digits, radix, pattern = part[1:], 8, _OCTAL_DIGITS_RE
     else:
-        digits, radix = part, 10
+        digits, radix, pattern = part, 10, _DIGITS_RE
     if not digits:
         return 0
-    try:
-        return int(digits, radix)
-    except ValueError:
+    if pattern.fullmatch(digits) is None:
         return None
+    return int(digits, radix)
 
 
 def _ends_in_number(labels: list[str]) -> bool:

@@ -347,7 +347,7 @@ def warm_up() -> None:
 def _refuse_hidden(text: str) -> None:
     if _SURROGATE_RE.search(text) is not None:
         raise fail("string", text, "contains a lone surrogate", reason="invalid_unicode")
-    found = find_invisible(text)
+    found = find_invisible(text, limit=1)
     if found:
         raise fail(
             "string", text, f"contains an invisible character {found[0]}", reason="invisible_char"

@@ -12,15 +12,16 @@ spelling, IPv4 embedded in IPv6 (mapped, compatible, NAT64, 6to4, Teredo) and we
 local and cloud-metadata host names. It cannot see what a DNS name resolves to: a public
 name pointing at ``127.0.0.1`` (``127.0.0.1.nip.io``, DNS rebinding) is only caught by an
 adapter that resolves the name at the edge and checks the resolved address with
-:func:`classify_address` before connecting, which ztgate's adapters do.
+:func:`classify_address` before connecting; adapters that fetch URLs must do so.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Final
 
 from ztgate.core.canon._address import (
@@ -54,7 +55,9 @@ __all__ = [
 _MEMO_MAX_INPUT: Final = 1024
 
 #: Ports implied by the schemes that have one.
-DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
+DEFAULT_PORTS: Final[Mapping[str, int]] = MappingProxyType(
+    {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
+)
 
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 # scheme :// authority path ? query # fragment, split on the first delimiters as WHATWG does
@@ -66,7 +69,6 @@ _PORT_RE: Final = re.compile(r"[0-9]{1,5}")
 _WHITESPACE_RE: Final = re.compile(r"\s")
 _LAYOUT_RE: Final = re.compile(r"[\t\n\r]")
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
-_ESCAPE_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
 _BAD_ESCAPE_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _USERINFO_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:%]*")
 

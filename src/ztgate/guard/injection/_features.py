@@ -123,7 +123,10 @@ def extract(folded: str, bits: int) -> Features:
                 break
             rolling = rolling[:-1] + codes[n - 1 :] * _POW[n - 1]
             if n in CHAR_NGRAMS:
-                char.append((((rolling + np.uint64(n)) * _MIX) >> shift).astype(np.int64))
+                hashed = rolling + np.uint64(n)
+                hashed *= _MIX
+                hashed >>= shift
+                char.append(hashed.view(np.int64))  # < 2**bits, so the view is exact
         starts, ends = _word_bounds(codes)
         if starts.size:
             forward, inverse = _POWERS.get(length + 1)
@@ -138,7 +141,9 @@ def extract(folded: str, bits: int) -> Features:
                 word_parts.append((bigrams + _SALT_BIGRAM + (e2 - s2).astype(np.uint64)) * _MIX)
                 word_starts.append(s2)
     if word_parts:
-        word_buckets = (np.concatenate(word_parts) >> shift).astype(np.int64)
+        word_hashes = np.concatenate(word_parts)
+        word_hashes >>= shift
+        word_buckets = word_hashes.view(np.int64)
         positions = np.concatenate(word_starts)
     else:
         word_buckets, positions = _EMPTY, _EMPTY

@@ -95,6 +95,8 @@ _COMBINED = re2.compile(
     "|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(RULES)),
     options=None,
 )
+_GROUP_INDEX = dict(_COMBINED.groupindex)
+_TOP_GROUPS = tuple(_GROUP_INDEX[f"r{i}"] for i in range(len(RULES)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +113,7 @@ def match_rules(folded: str) -> list[RuleHit]:
     """Every rule match in already-folded text, in order."""
     hits = []
     for match in _COMBINED.finditer(folded):
-        index = int((match.lastgroup or "r-1")[1:])
+        index = next(i for i, group in enumerate(_TOP_GROUPS) if match.start(group) >= 0)
         rule = RULES[index]
         hits.append(RuleHit(rule.name, match.start(), match.end(), rule.confidence))
     return hits
