@@ -51,6 +51,7 @@ log = logging.getLogger("ztgate.gateway")
 T = TypeVar("T")
 
 MAX_LIST_PAGES = 100
+MAX_TRACKED = 10_000  # progress tokens remembered for routing notifications
 # A side that went away ends the relay quietly; anything else is a real error.
 _CLOSED = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
 GATEWAY_TIMEOUT = 30.0
@@ -113,8 +114,10 @@ class Relay:
         self._tools_fresh = False
         self._refresh_lock = anyio.Lock()
         self._elicitation = False
+        self._judging: set[RequestId] = set()  # calls being decided, not yet forwarded
         self._cancelled: set[RequestId] = set()
-        self._progress: dict[Any, RequestId] = {}
+        self._progress: dict[Any, RequestId] = {}  # progress token -> request in flight
+        self._tokens: dict[RequestId, Any] = {}
         self._inflight: list[RequestId] = []
         self.stats = _Stats()
         self.ended_by: str | None = None  # "client" or "upstream": who closed first
@@ -196,7 +199,7 @@ class Relay:
                     and message.method == "notifications/cancelled"
                 ):
                     target = (message.params or {}).get("requestId")
-                    if target is not None:
+                    if target is not None and target in self._judging:
                         self._cancelled.add(target)
                 await self._to_up(message)
 
@@ -204,8 +207,9 @@ class Relay:
         method = message.method
         params = message.params or {}
         token = (params.get("_meta") or {}).get("progressToken")
-        if token is not None:
+        if token is not None and len(self._progress) < MAX_TRACKED:
             self._progress[token] = message.id
+            self._tokens[message.id] = token
         if method == "initialize":
             caps = params.get("capabilities") or {}
             self._elicitation = isinstance(caps.get("elicitation"), dict)
@@ -220,6 +224,14 @@ class Relay:
             self._pending[message.id] = _Pending("prompt", str(params.get("name", "")))
         await self._to_up(message)
 
+    def _forget(self, request_id: RequestId) -> None:
+        """Drop what was tracked for a request that has been answered."""
+        if request_id in self._inflight:
+            self._inflight.remove(request_id)
+        token = self._tokens.pop(request_id, None)
+        if token is not None:
+            self._progress.pop(token, None)
+
     # -- tools/call ---------------------------------------------------------------------------
 
     async def _tools_call(self, message: JSONRPCRequest) -> None:
@@ -232,16 +244,21 @@ class Relay:
         arguments = params.get("arguments")
         if arguments is None:
             arguments = {}
+        self._judging.add(message.id)
         try:
             outcome = await self._decide_call(message.id, name, arguments)
         except Exception:
             log.exception("tools/call handling failed; refused")
             outcome = CallOutcome("deny", "gateway_error", "")
+        finally:
+            self._judging.discard(message.id)
         if message.id in self._cancelled:
             self._cancelled.discard(message.id)
+            self._forget(message.id)
             return
         if not outcome.allowed:
             self.stats.refused += 1
+            self._forget(message.id)
             await self._respond(message.id, tool_error(_refusal_text(outcome)))
             return
         self.stats.forwarded += 1
@@ -448,8 +465,7 @@ class Relay:
                     waiter[0].set()
                     continue
                 pending = self._pending.pop(message.id, None)
-                if message.id in self._inflight:
-                    self._inflight.remove(message.id)
+                self._forget(message.id)
                 if pending is not None and isinstance(message, JSONRPCResponse):
                     message = await self._judge_result(message, pending)
                 await self._to_down(message)
