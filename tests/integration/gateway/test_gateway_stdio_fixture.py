@@ -51,7 +51,7 @@ policies:
     rules:
       - id: vip-needs-approval
         effect: approval_required
-        subjects: {agents: [clerk-2]}
+        subjects: {blueprints: [clerk]}
         tools: [lookup]
         servers: [records]
         args:
@@ -164,7 +164,9 @@ def test_rug_pull_blocks_changed_tool_until_operator_approves(tmp_path: Path) ->
     assert {r["code"] for d in refusals for r in d["reasons"]} == {"tool_definition_changed"}
 
 
-def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path: Path) -> None:
+def test_poisoned_description_hidden_results_redacted_labelled_and_approval_named(
+    tmp_path: Path,
+) -> None:
     setup, _ = _setup(tmp_path, "poisoned")
 
     async def body(session: ClientSession) -> None:
@@ -174,6 +176,10 @@ def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path:
         assert text_of(result) == "ztgate: call denied (tool_poisoned)"
 
         assert not (await session.call_tool("lookup", {"record_id": "a"})).is_error
+        # This client declared no elicitation: the pending approval is named instead.
+        vip = await session.call_tool("lookup", {"record_id": "vip-9"})
+        assert vip.is_error
+        assert "pending approval `appr_" in text_of(vip)
         secret = await session.call_tool("notes", {"kind": "secret"})
         assert "AKIAABCDEFGHIJKLMNOP" not in text_of(secret)
         assert "[REDACTED:aws_access_key_id]" in text_of(secret)
@@ -204,7 +210,7 @@ def test_poisoned_description_hidden_and_results_redacted_and_labelled(tmp_path:
     assert all("AKIA" not in json.dumps(d) for d in setup.decisions())
 
 
-def test_approval_required_uses_elicitation_or_names_the_pending_approval(tmp_path: Path) -> None:
+def test_approval_required_is_asked_through_elicitation(tmp_path: Path) -> None:
     setup, _ = _setup(tmp_path, "v1")
     asked: list[str] = []
 
@@ -227,17 +233,14 @@ def test_approval_required_uses_elicitation_or_names_the_pending_approval(tmp_pa
     assert len(asked) == 2
     assert "lookup" in asked[0]
     assert "vip-7" in asked[0]
-
-    async def no_elicitation(session: ClientSession) -> None:
-        result = await session.call_tool("lookup", {"record_id": "vip-9"})
-        assert result.is_error
-        assert "pending approval `appr_" in text_of(result)
-
-    _run(setup, "clerk-2", no_elicitation)
     effects = [d["effect"] for d in setup.decisions("lookup")]
-    assert effects.count("approval_required") == 3
-    assert effects.count("allow") == 2
+    assert effects.count("approval_required") == 2
+    assert effects.count("allow") == 2  # the approved vip call and the plain one
     assert effects.count("deny") == 1
+    lifecycle = [r.get("event", r) for r in setup.audit_events()]
+    kinds = [e.get("kind") for e in lifecycle if "kind" in e]
+    assert kinds.count("approval_requested") == 2
+    assert kinds.count("approval_decided") == 2
 
 
 def test_agent_suspended_during_a_session_is_refused(tmp_path: Path) -> None:
