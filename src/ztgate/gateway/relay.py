@@ -222,6 +222,9 @@ class Relay:
             self._pending[message.id] = _Pending("read", str(params.get("uri", "")))
         elif method == "prompts/get":
             self._pending[message.id] = _Pending("prompt", str(params.get("name", "")))
+        elif method == "tasks/result":
+            # A task-augmented tools/call delivers its result here: scan it like one.
+            self._pending[message.id] = _Pending("call", "task:" + str(params.get("taskId", "")))
         await self._to_up(message)
 
     def _forget(self, request_id: RequestId) -> None:
