@@ -2,9 +2,11 @@
 
 The relay never decides anything itself: it asks an :class:`Authorizer` whether a tool
 call may proceed and what to do with content coming back. :class:`GateAuthorizer` is the
-implementation over the in-process :class:`~ztgate.Gate`, the audit log and the agent
-registry; the service pipeline (authenticate, scan, decide, audit, approvals) implements
-the same protocol, so swapping one for the other changes no transport code.
+implementation over the service pipeline (:class:`~ztgate.service.pipeline.Pipeline`:
+conditional access, argument scan, decision, approvals, quota charges, audit), with the
+policy of a :class:`~ztgate.Gate`, guard as the scanner and the agent registry for
+standing. The gateway adds only what is specific to MCP: pins, description scanning,
+refusals it decides itself and approvals answered in-band through elicitation.
 
 Every method fails closed: an error while deciding or auditing is a deny.
 """
@@ -12,7 +14,6 @@ Every method fails closed: an error while deciding or auditing is a deny.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -21,11 +22,15 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from ztgate.audit import AuditLog, DecisionEvent, LifecycleKind
-from ztgate.core.models import Context, Decision, Effect, Reason, ReasonCode, Request
+from ztgate.core.models import Context, Effect, Reason, ReasonCode
 from ztgate.gateway.inspect import FindingRecord, Inspection, Inspector
 from ztgate.gateway.metrics import Metrics
 from ztgate.gateway.visibility import may_ever_call
+from ztgate.service.approvals import ApprovalService
 from ztgate.service.gate import Gate
+from ztgate.service.memory import MemoryState, new_id
+from ztgate.service.pipeline import Call, Pipeline
+from ztgate.service.scan import ScanVerdict
 
 log = logging.getLogger("ztgate.gateway")
 
@@ -59,6 +64,7 @@ class CallOutcome:
     code: str
     request_id: str
     approval_id: str | None = None
+    forward_args: Mapping[str, Any] | None = None  # redacted arguments to send instead
 
     @property
     def allowed(self) -> bool:
@@ -156,6 +162,7 @@ class GateAuthorizer:
         inspector: Inspector | None = None,
         agent_status: AgentStatusCache | None = None,
         metrics: Metrics | None = None,
+        approvals: ApprovalService | None = None,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.gate = gate
@@ -164,7 +171,22 @@ class GateAuthorizer:
         self.agent_status = agent_status
         self.metrics = metrics if metrics is not None else Metrics()
         self._clock = clock
-        self._lock = threading.Lock()
+        self.state = MemoryState()
+        self.pipeline = Pipeline(
+            state=self.state,
+            policy=lambda: gate.policy,
+            standing=self._standing if agent_status is not None else None,
+            scanner=InspectorScanner(self.inspector),
+            audit=audit,
+            approvals=approvals,
+            clock=clock,
+        )
+
+    def _standing(self, agent: str, now: datetime) -> Reason | None:
+        status = self.agent_status
+        if status is not None and not status.active(agent):
+            return Reason(ReasonCode.AGENT_INACTIVE, f"agent `{agent}` is not active")
+        return None
 
     # -- audit -----------------------------------------------------------------------------
 
@@ -222,124 +244,46 @@ class GateAuthorizer:
     # -- decisions ---------------------------------------------------------------------------
 
     def may_ever_call(self, caller: Caller, server: str, tool: str) -> bool:
-        if self.agent_status is not None and not self.agent_status.active(caller.agent):
+        if self._standing(caller.agent, self._clock()) is not None:
             return False
         return may_ever_call(self.gate.policy, caller.agent, server, tool)
 
     def authorize_call(
         self, caller: Caller, server: str, tool: str, args: Mapping[str, Any]
     ) -> CallOutcome:
-        started = time.perf_counter_ns()
-        request_id = uuid.uuid4().hex
         try:
-            if self.agent_status is not None and not self.agent_status.active(caller.agent):
-                return self.refuse(
-                    caller, server, tool, args, "agent_inactive", "the agent is not active"
-                )
-            scanned = self.inspector.call_arguments(tool, args)
-            if scanned.action == "block":
-                return self.refuse(
-                    caller,
-                    server,
-                    tool,
-                    args,
-                    "guard_denied",
-                    "the arguments were refused by the guard policy",
-                    scanned.findings,
-                )
-            decision = self.gate.authorize(
-                agent=caller.agent,
-                tool=tool,
-                args=args,
-                session=caller.session,
-                context=caller.context(),
-                server=server,
-            )
-            if scanned.action == "approval" and decision.effect is Effect.ALLOW:
-                decision = Decision(
-                    Effect.APPROVAL_REQUIRED,
-                    (
-                        Reason(
-                            ReasonCode.APPROVAL_REQUIRED,
-                            "the guard policy asks a human to approve these arguments",
-                        ),
-                        *decision.reasons,
-                    ),
-                    decision.rule_ids,
-                    decision.policy_version,
-                )
-            approval_id = (
-                "appr_" + uuid.uuid4().hex[:20]
-                if decision.effect is Effect.APPROVAL_REQUIRED
-                else None
-            )
-            latency = (time.perf_counter_ns() - started) // 1000
-            event = self._decision_event(
-                caller,
-                server,
+            call = Call(
                 tool,
                 args,
-                decision,
-                request_id,
-                latency,
-                approval_id,
-                scanned.findings,
+                caller.agent,
+                caller.session,
+                server,
+                caller.context(),
+                None,
+                caller.source_ip,
             )
-            if not self._audit(event):
-                self.metrics.count(server, tool, "deny", "audit_unavailable")
-                return CallOutcome("deny", "audit_unavailable", request_id)
-            if approval_id is not None and self.audit is not None:
+            outcome = self.pipeline.authorize(call)
+            effect = outcome.effect.value
+            code = outcome.public_reason
+            approval_id = outcome.approval_id
+            if outcome.effect is Effect.APPROVAL_REQUIRED and approval_id is None:
+                # No approval queue configured: the id names this request for the
+                # in-band answer and the audit trail.
+                approval_id = new_id("apr")
                 self._lifecycle(
                     LifecycleKind.APPROVAL_REQUESTED,
                     caller,
                     approval_id,
-                    {"server": server, "tool": tool, "request_id": request_id},
+                    {"server": server, "tool": tool, "request_id": outcome.request_id},
                 )
-            code = decision.reasons[0].code.value if decision.reasons else decision.effect.value
-            self.metrics.count(server, tool, decision.effect.value, code)
-            self.metrics.observe(server, latency)
-            return CallOutcome(decision.effect.value, code, request_id, approval_id)
+            self.metrics.count(server, tool, effect, code)
+            self.metrics.observe(server, outcome.latency_us)
+            forward = outcome.redacted_args if outcome.redacted_args != args else None
+            return CallOutcome(effect, code, outcome.request_id, approval_id, forward)  # type: ignore[arg-type]
         except Exception:
             log.exception("authorization failed; denied")
             self.metrics.count(server, tool, "deny", "evaluation_error")
-            return CallOutcome("deny", "evaluation_error", request_id)
-
-    def _decision_event(
-        self,
-        caller: Caller,
-        server: str,
-        tool: str,
-        args: Mapping[str, Any],
-        decision: Decision,
-        request_id: str,
-        latency: int,
-        approval_id: str | None,
-        findings: Sequence[FindingRecord] = (),
-    ) -> DecisionEvent:
-        if self.audit is not None:
-            request = Request(
-                agent=caller.agent,
-                tool=tool,
-                args=args,
-                now=self._clock(),
-                server=server,
-                context=caller.context(),
-            )
-            event = DecisionEvent.from_decision(
-                request,
-                decision,
-                request_id=request_id,
-                latency_us=latency,
-                session_id=caller.session,
-                findings=findings,
-                redaction=self.audit.redaction,
-            )
-            if approval_id is not None:
-                return DecisionEvent.from_dict({**event.to_dict(), "approval_id": approval_id})
-            return event
-        return self._event(
-            caller, server, tool, args, decision.effect.value, [], request_id=request_id
-        )
+            return CallOutcome("deny", "evaluation_error", "")
 
     def _lifecycle(
         self, kind: LifecycleKind, caller: Caller, subject: str, details: Mapping[str, Any]
@@ -434,39 +378,46 @@ class GateAuthorizer:
 
     def inspect_output(self, caller: Caller, server: str, source: str, content: Any) -> Inspection:
         try:
-            inspection = self.inspector.output(source, content)
+            outcome = self.pipeline.inspect_output(
+                agent=caller.agent, tool=source, output=content, session=caller.session
+            )
         except Exception:
             log.exception("output scan failed; withheld")
             return Inspection("block")
-        if not inspection.findings:
-            return inspection
-        if inspection.labels:
-            self.gate.label_session(caller.session, *inspection.labels)
-        code = {
-            "block": "output_blocked",
-            "redact": "output_redacted",
-            "pass": "output_flagged",
-            "approval": "output_flagged",
-        }[inspection.action]
-        event = self._event(
-            caller,
-            server,
-            source,
-            {},
-            "deny" if inspection.action == "block" else "allow",
-            [
-                {
-                    "code": code,
-                    "message": f"{len(inspection.findings)} finding(s); labels: "
-                    + (", ".join(sorted(inspection.labels)) or "none"),
-                    "rule_id": None,
-                }
-            ],
-            request_id=uuid.uuid4().hex,
-            findings=inspection.findings,
-            policy_version=self.gate.policy_version or "",
+        if outcome.findings:
+            self.metrics.count(server, source, "output", outcome.effect.value)
+        if not outcome.allowed:
+            return Inspection("block", outcome.findings, outcome.labels_added)
+        if outcome.output != content:
+            return Inspection("redact", outcome.findings, outcome.labels_added, outcome.output)
+        return Inspection("pass", outcome.findings, outcome.labels_added, content)
+
+
+class InspectorScanner:
+    """The pipeline's scanner: guard through the gateway's :class:`Inspector` (its guard
+    policy and the directions switched on); raises on failure so the pipeline denies."""
+
+    def __init__(self, inspector: Inspector) -> None:
+        self.inspector = inspector
+
+    def scan(self, tool: str, direction: str, content: Any) -> ScanVerdict:
+        if direction == "arguments":
+            found = self.inspector.call_arguments(tool, content)
+        elif direction == "outputs":
+            found = self.inspector.output(tool, content)
+        else:
+            found = self.inspector.description(tool, content)
+        effect = {
+            "block": Effect.DENY,
+            "approval": Effect.APPROVAL_REQUIRED,
+        }.get(found.action, Effect.ALLOW)
+        rules = tuple(dict.fromkeys(f"guard:{f['rule']}" for f in found.findings if "rule" in f))
+        output = found.content if found.content is not None else content
+        return ScanVerdict(
+            effect,
+            output,
+            labels=found.labels,
+            findings=found.findings,
+            rule_ids=rules,
+            redacted=found.action == "redact",
         )
-        if not self._audit(event):
-            return Inspection("block", inspection.findings, inspection.labels)
-        self.metrics.count(server, source, "output", code)
-        return inspection

@@ -265,6 +265,14 @@ class Relay:
             await self._respond(message.id, tool_error(_refusal_text(outcome)))
             return
         self.stats.forwarded += 1
+        if outcome.forward_args is not None:
+            # The scanner redacted the arguments: the upstream gets the redacted copy.
+            message = JSONRPCRequest(
+                jsonrpc="2.0",
+                id=message.id,
+                method=message.method,
+                params={**params, "arguments": dict(outcome.forward_args)},
+            )
         self._pending[message.id] = _Pending("call", str(name))
         self._inflight.append(message.id)
         await self._to_up(message)

@@ -18,6 +18,7 @@ from ztgate.gateway.metrics import Metrics
 from ztgate.gateway.pins import PinStore
 from ztgate.identity.conditions import check_standing
 from ztgate.identity.registry import Registry
+from ztgate.service.approvals import ApprovalService
 from ztgate.service.gate import Gate
 from ztgate.store import Store, open_store
 
@@ -83,7 +84,12 @@ def open_runtime(config: GatewayConfig, *, need_store: bool = False) -> Runtime:
             arguments=scanning.arguments,
         )
         authorizer = GateAuthorizer(
-            gate, audit=audit, inspector=inspector, agent_status=status, metrics=metrics
+            gate,
+            audit=audit,
+            inspector=inspector,
+            agent_status=status,
+            metrics=metrics,
+            approvals=ApprovalService(store) if store is not None else None,
         )
     except BaseException:
         pins.close()

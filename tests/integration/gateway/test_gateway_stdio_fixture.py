@@ -179,7 +179,7 @@ def test_poisoned_description_hidden_results_redacted_labelled_and_approval_name
         # This client declared no elicitation: the pending approval is named instead.
         vip = await session.call_tool("lookup", {"record_id": "vip-9"})
         assert vip.is_error
-        assert "pending approval `appr_" in text_of(vip)
+        assert "pending approval `apr_" in text_of(vip)
         secret = await session.call_tool("notes", {"kind": "secret"})
         assert "AKIAABCDEFGHIJKLMNOP" not in text_of(secret)
         assert "[REDACTED:aws_access_key_id]" in text_of(secret)
@@ -205,8 +205,9 @@ def test_poisoned_description_hidden_results_redacted_labelled_and_approval_name
         pins.close()
     assert pending == {"helper": "tool_poisoned"}
     flagged = [d for d in setup.decisions() if d["tool"].startswith("tools/call:notes")]
-    codes = {r["code"] for d in flagged for r in d["reasons"]}
-    assert codes == {"output_redacted", "output_blocked"}
+    by_effect = {d["effect"]: {f["type"] for f in d["findings"]} for d in flagged}
+    assert "secret" in by_effect["allow"]  # redacted and passed on
+    assert "prompt_injection" in by_effect["deny"]  # withheld
     assert all("AKIA" not in json.dumps(d) for d in setup.decisions())
 
 

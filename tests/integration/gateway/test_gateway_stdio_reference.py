@@ -97,7 +97,8 @@ def test_filesystem_reads_inside_root_writes_and_outside_denied_and_audited(
     assert not (root / "created.txt").exists()
     assert (root / "drafts" / "ok.txt").read_text() == "draft"
 
-    decisions = setup.decisions()
+    # Tool-call decisions (output scans are recorded as `tools/call:<tool>` events).
+    decisions = [d for d in setup.decisions() if ":" not in d["tool"]]
     by_tool = [(d["tool"], d["effect"]) for d in decisions]
     assert ("read_text_file", "allow") in by_tool
     assert ("write_file", "deny") in by_tool

@@ -62,7 +62,7 @@ def test_a_broken_audit_log_denies(tmp_path: Path) -> None:
     log = open_log(tmp_path / "data")
     log.close()  # appends now raise
     outcome = _authorizer(log).authorize_call(CALLER, "records", "lookup", {"record_id": "r1"})
-    assert (outcome.effect, outcome.code) == ("deny", "audit_unavailable")
+    assert (outcome.effect, outcome.code) == ("deny", "evaluation_error")
 
 
 def test_an_unreadable_registry_denies() -> None:
@@ -80,15 +80,16 @@ def test_guard_refuses_dangerous_arguments_before_policy(audit: AuditLog) -> Non
     outcome = authorizer.authorize_call(
         CALLER, "records", "run", {"command": "rm -rf / --no-preserve-root"}
     )
-    assert (outcome.effect, outcome.code) == ("deny", "guard_denied")
-    findings = [f for r in _records(audit) for f in r.get("event", r).get("findings", [])]
+    assert (outcome.effect, outcome.code) == ("deny", "forbidden")
+    events = [r.get("event", r) for r in _records(audit)]
+    assert any(rule.startswith("guard:") for e in events for rule in e.get("rule_ids", []))
+    findings = [f for e in events for f in e.get("findings", [])]
     assert any(f["type"] == "dangerous_command" for f in findings)
     assert "rm -rf" not in str(findings)
 
 
 def test_outputs_are_redacted_labelled_or_withheld(audit: AuditLog) -> None:
     authorizer = _authorizer(audit)
-    gate = authorizer.gate
     secret = authorizer.inspect_output(
         CALLER,
         "records",
@@ -102,7 +103,7 @@ def test_outputs_are_redacted_labelled_or_withheld(audit: AuditLog) -> None:
         CALLER, "records", "tools/call:x", {"content": [{"type": "text", "text": attack}]}
     )
     assert withheld.action == "block"
-    assert "untrusted_content_seen" in gate.session_labels("s-1")
+    assert "untrusted_content_seen" in authorizer.state.labels("s-1")
     assert "AKIA" not in str(_records(audit))
 
 

@@ -108,7 +108,7 @@ def test_relay_pages_its_own_listing_keeps_client_ids_and_passes_cancellation(
     assert first.result["content"][0]["text"] == "ran t2"
     assert second.id == 7
     assert second.result["isError"] is True
-    assert "pending approval `appr_" in second.result["content"][0]["text"]
+    assert "pending approval `apr_" in second.result["content"][0]["text"]
     assert third.id == 9
     assert third.result["content"][0]["text"] == "ran t1"
     lists = [m for m in seen_upstream if m.get("method") == "tools/list"]
