@@ -4,7 +4,9 @@ rug pulls, poisoned descriptions, result scanning, approvals and a suspended age
 from __future__ import annotations
 
 import json
+import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from tests.integration.gateway.support import (
 from ztgate.cli.main import app as cli_app
 from ztgate.gateway.pins import PinStore
 from ztgate.identity import Registry
+from ztgate.service.approvals import ApprovalService
 from ztgate.store import open_store
 
 POLICY = """\
@@ -253,6 +256,16 @@ def test_agent_suspended_during_a_session_is_refused(tmp_path: Path) -> None:
     async def body(session: ClientSession) -> None:
         assert await _tool_names(session) == {"lookup", "notes"}
         assert not (await session.call_tool("lookup", {"record_id": "r1"})).is_error
+        # With a store, approvals are queued: an operator approves, the retry goes through.
+        pending = await session.call_tool("lookup", {"record_id": "vip-1"})
+        found = re.search(r"pending approval `(apr_[0-9a-f]+)`", text_of(pending))
+        assert found is not None, text_of(pending)
+        approvals = ApprovalService(store)
+        approvals.approve(found.group(1), approver="ops", now=datetime.now(UTC))
+        retried = await session.call_tool("lookup", {"record_id": "vip-1"})
+        assert text_of(retried) == "record vip-1"
+        again = await session.call_tool("lookup", {"record_id": "vip-1"})
+        assert again.is_error  # an approval is spent once
         registry.suspend("clerk-1", reason="incident", actor="ops")
         await anyio.sleep(1.2)  # the gateway re-reads agent status at most every second
         result = await session.call_tool("lookup", {"record_id": "r1"})
@@ -266,3 +279,5 @@ def test_agent_suspended_during_a_session_is_refused(tmp_path: Path) -> None:
         store.close()
     refused = [d for d in setup.decisions("lookup") if d["effect"] == "deny"]
     assert [r["code"] for d in refused for r in d["reasons"]] == ["agent_inactive"]
+    approved = [d for d in setup.decisions("lookup") if d["approval_id"]]
+    assert [d["effect"] for d in approved] == ["approval_required", "allow", "approval_required"]
