@@ -175,10 +175,17 @@ class Gate:
             )
         # Positional: a keyword-built named tuple costs several times more on the hot path.
         call = Call(
-            tool, args if args is not None else _EMPTY_ARGS, agent, session, server, context
+            tool,
+            args if args is not None else _EMPTY_ARGS,
+            agent,
+            session,
+            server,
+            context,
+            None,
+            None,
+            None,
+            now,
         )
-        if now is not None:
-            call = call._replace(now=now)
         return self.pipeline.authorize(call).decision
 
     def inspect_output(
