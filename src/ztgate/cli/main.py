@@ -37,7 +37,7 @@ def _root(
 
 def _register() -> None:
     # Sub-applications are imported here, one line each, so adding an area is one line.
-    from ztgate.cli import agent, audit, blueprint, demo, guard, key, policy, token
+    from ztgate.cli import agent, audit, blueprint, demo, gateway, guard, key, policy, token
 
     app.add_typer(policy.app, name="policy")
     app.add_typer(demo.app, name="demo")
@@ -50,6 +50,7 @@ def _register() -> None:
     from ztgate.cli import serve
 
     app.add_typer(serve.app, name="serve")
+    app.add_typer(gateway.app, name="gateway")
 
 
 _register()

@@ -1,0 +1,549 @@
+"""The message relay: one MCP client session in front of one upstream MCP session.
+
+The relay works on JSON-RPC messages as the official ``mcp`` SDK's transports deliver
+them (``SessionMessage`` streams from ``stdio_server``, ``stdio_client``, the streamable
+HTTP server transport and ``streamable_http_client``). Everything it does not need to
+judge passes through unchanged and in order: ``initialize``, pings, notifications
+(progress, logging, list changes, resource updates, cancellation), server-to-client
+requests (sampling, elicitation, roots) and their answers. What it judges:
+
+- ``tools/list`` answers: each tool is pinned and its description scanned; tools whose
+  pin is not approved, whose description is poisoned, or that no rule could ever let the
+  caller use are removed from the list;
+- ``tools/call`` requests: refused unless the tool's current definition is approved and
+  the authorizer allows the call with these arguments; ``approval_required`` becomes an
+  MCP elicitation when the client declared that capability;
+- ``tools/call``, ``resources/read`` and ``prompts/get`` answers: scanned, then passed,
+  redacted or withheld, and the session labelled when content looked hostile.
+
+Request ids are not rewritten: the client's ids go upstream as they are. Requests the
+gateway makes on its own (listing tools before a call, asking the user to approve) use
+ids with a random per-relay prefix that a client cannot predict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio
+import anyio.abc
+from mcp.shared.message import ServerMessageMetadata, SessionMessage
+from mcp_types.jsonrpc import (
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+)
+
+from ztgate.gateway.authorizer import Authorizer, Caller, CallOutcome
+from ztgate.gateway.inspect import Inspection
+from ztgate.gateway.pins import PinStatus, PinStore
+
+log = logging.getLogger("ztgate.gateway")
+T = TypeVar("T")
+
+MAX_LIST_PAGES = 100
+MAX_TRACKED = 10_000  # progress tokens remembered for routing notifications
+# A side that went away ends the relay quietly; anything else is a real error.
+_CLOSED = (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream)
+GATEWAY_TIMEOUT = 30.0
+APPROVAL_TIMEOUT = 300.0
+
+
+@dataclass(slots=True)
+class ToolState:
+    definition: dict[str, Any]
+    blocked: str | None  # reason code when the tool may not be called
+
+
+@dataclass(slots=True)
+class _Pending:
+    kind: str  # "call" | "list" | "read" | "prompt"
+    name: str
+    down_meta: Any = None
+
+
+@dataclass(slots=True)
+class _Stats:
+    forwarded: int = 0
+    refused: int = 0
+    reported: set[tuple[str, str]] = field(default_factory=set)
+
+
+def tool_error(text: str) -> dict[str, Any]:
+    """A ``CallToolResult`` that reports a refusal to the model as a tool error."""
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+class Relay:
+    """Relays one downstream session to one upstream session, judging what matters.
+
+    ``offload`` runs authorizer calls on a worker thread (for audit logs that write
+    synchronously); otherwise they run inline, which is faster for batched audit.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: str,
+        caller: Caller,
+        authorizer: Authorizer,
+        pins: PinStore,
+        offload: bool = False,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.server = server
+        self.caller = caller
+        self.authorizer = authorizer
+        self.pins = pins
+        self.offload = offload
+        self._on_close = on_close
+        self._prefix = "ztgate-" + secrets.token_hex(8)
+        self._counter = 0
+        self._pending: dict[RequestId, _Pending] = {}
+        self._waiters: dict[RequestId, tuple[anyio.Event, list[Any]]] = {}
+        self._tools: dict[str, ToolState] = {}
+        self._tools_fresh = False
+        self._refresh_lock = anyio.Lock()
+        self._elicitation = False
+        self._judging: set[RequestId] = set()  # calls being decided, not yet forwarded
+        self._cancelled: set[RequestId] = set()
+        self._progress: dict[Any, RequestId] = {}  # progress token -> request in flight
+        self._tokens: dict[RequestId, Any] = {}
+        self._inflight: list[RequestId] = []
+        self.stats = _Stats()
+        self.ended_by: str | None = None  # "client" or "upstream": who closed first
+        self._down_write: Any = None
+        self._up_write: Any = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _next_id(self, tag: str) -> str:
+        self._counter += 1
+        return f"{self._prefix}-{tag}{self._counter}"
+
+    async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.offload:
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+        return fn(*args, **kwargs)
+
+    async def _to_down(self, message: Any, related: RequestId | None = None) -> None:
+        metadata = (
+            ServerMessageMetadata(related_request_id=related) if related is not None else None
+        )
+        await self._down_write.send(SessionMessage(message, metadata))
+
+    async def _to_up(self, message: Any) -> None:
+        await self._up_write.send(SessionMessage(message))
+
+    async def _respond(self, request_id: RequestId, result: dict[str, Any]) -> None:
+        await self._to_down(JSONRPCResponse(jsonrpc="2.0", id=request_id, result=result))
+
+    async def run(self, down_read: Any, down_write: Any, up_read: Any, up_write: Any) -> None:
+        """Relay until either side closes."""
+        self._down_write = down_write
+        self._up_write = up_write
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def downstream() -> None:
+                    with contextlib.suppress(*_CLOSED):
+                        await self._pump_down(down_read, tg)
+                    self.ended_by = self.ended_by or "client"
+                    tg.cancel_scope.cancel()
+
+                async def upstream() -> None:
+                    with contextlib.suppress(*_CLOSED):
+                        await self._pump_up(up_read, tg)
+                    self.ended_by = self.ended_by or "upstream"
+                    tg.cancel_scope.cancel()
+
+                tg.start_soon(downstream)
+                tg.start_soon(upstream)
+        finally:
+            # Closing our write ends lets both transports finish their writer tasks.
+            for stream in (down_write, up_write):
+                with contextlib.suppress(Exception):
+                    await stream.aclose()
+            if self._on_close is not None:
+                self._on_close()
+
+    # -- client -> server ----------------------------------------------------------------------
+
+    async def _pump_down(self, stream: Any, tg: anyio.abc.TaskGroup) -> None:
+        async for item in stream:
+            if isinstance(item, Exception):
+                log.warning("downstream transport error: %s", item)
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCRequest):
+                await self._client_request(message, tg)
+            elif isinstance(message, JSONRPCResponse | JSONRPCError):
+                waiter = self._waiters.pop(message.id, None) if message.id is not None else None
+                if waiter is not None:
+                    waiter[1].append(message)
+                    waiter[0].set()
+                else:
+                    await self._to_up(message)
+            else:
+                if (
+                    isinstance(message, JSONRPCNotification)
+                    and message.method == "notifications/cancelled"
+                ):
+                    target = (message.params or {}).get("requestId")
+                    if target is not None and target in self._judging:
+                        self._cancelled.add(target)
+                await self._to_up(message)
+
+    async def _client_request(self, message: JSONRPCRequest, tg: anyio.abc.TaskGroup) -> None:
+        method = message.method
+        params = message.params or {}
+        token = (params.get("_meta") or {}).get("progressToken")
+        if token is not None and len(self._progress) < MAX_TRACKED:
+            self._progress[token] = message.id
+            self._tokens[message.id] = token
+        if method == "initialize":
+            caps = params.get("capabilities") or {}
+            self._elicitation = isinstance(caps.get("elicitation"), dict)
+        elif method == "tools/call":
+            tg.start_soon(self._tools_call, message)
+            return
+        elif method == "tools/list":
+            self._pending[message.id] = _Pending("list", "")
+        elif method == "resources/read":
+            self._pending[message.id] = _Pending("read", str(params.get("uri", "")))
+        elif method == "prompts/get":
+            self._pending[message.id] = _Pending("prompt", str(params.get("name", "")))
+        elif method == "tasks/result":
+            # A task-augmented tools/call delivers its result here: scan it like one.
+            self._pending[message.id] = _Pending("call", "task:" + str(params.get("taskId", "")))
+        await self._to_up(message)
+
+    def _forget(self, request_id: RequestId) -> None:
+        """Drop what was tracked for a request that has been answered."""
+        if request_id in self._inflight:
+            self._inflight.remove(request_id)
+        token = self._tokens.pop(request_id, None)
+        if token is not None:
+            self._progress.pop(token, None)
+
+    # -- tools/call ---------------------------------------------------------------------------
+
+    async def _tools_call(self, message: JSONRPCRequest) -> None:
+        with contextlib.suppress(*_CLOSED):
+            await self._tools_call_inner(message)
+
+    async def _tools_call_inner(self, message: JSONRPCRequest) -> None:
+        params = message.params or {}
+        name = params.get("name")
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        self._judging.add(message.id)
+        try:
+            outcome = await self._decide_call(message.id, name, arguments)
+        except Exception:
+            log.exception("tools/call handling failed; refused")
+            outcome = CallOutcome("deny", "gateway_error", "")
+        finally:
+            self._judging.discard(message.id)
+        if message.id in self._cancelled:
+            self._cancelled.discard(message.id)
+            self._forget(message.id)
+            return
+        if not outcome.allowed:
+            self.stats.refused += 1
+            self._forget(message.id)
+            await self._respond(message.id, tool_error(_refusal_text(outcome)))
+            return
+        self.stats.forwarded += 1
+        if outcome.forward_args is not None:
+            # The scanner redacted the arguments: the upstream gets the redacted copy.
+            message = JSONRPCRequest(
+                jsonrpc="2.0",
+                id=message.id,
+                method=message.method,
+                params={**params, "arguments": dict(outcome.forward_args)},
+            )
+        self._pending[message.id] = _Pending("call", str(name))
+        self._inflight.append(message.id)
+        await self._to_up(message)
+
+    async def _decide_call(self, request_id: RequestId, name: Any, arguments: Any) -> CallOutcome:
+        caller = self.caller
+        if not isinstance(name, str) or not isinstance(arguments, dict):
+            return await self._call(
+                self.authorizer.refuse,
+                caller,
+                self.server,
+                str(name),
+                {},
+                "invalid_request",
+                "tool name or arguments are malformed",
+            )
+        state = self._tools.get(name)
+        if state is None or not self._tools_fresh:
+            await self._refresh_tools()
+            state = self._tools.get(name)
+        if state is None:
+            return await self._call(
+                self.authorizer.refuse,
+                caller,
+                self.server,
+                name,
+                arguments,
+                "unknown_tool",
+                "the upstream server does not announce this tool",
+            )
+        if state.blocked is not None:
+            return await self._call(
+                self.authorizer.refuse,
+                caller,
+                self.server,
+                name,
+                arguments,
+                state.blocked,
+                f"tool is blocked by the gateway ({state.blocked})",
+            )
+        outcome: CallOutcome = await self._call(
+            self.authorizer.authorize_call, caller, self.server, name, arguments
+        )
+        if outcome.effect == "approval_required":
+            return await self._ask_approval(request_id, name, arguments, outcome)
+        return outcome
+
+    async def _ask_approval(
+        self, request_id: RequestId, name: str, arguments: dict[str, Any], pending: CallOutcome
+    ) -> CallOutcome:
+        if not self._elicitation:
+            return pending
+        elicit_id = self._next_id("e")
+        shown = json.dumps(arguments, sort_keys=True, default=str)
+        if len(shown) > 2000:
+            shown = shown[:2000] + "..."
+        request = JSONRPCRequest(
+            jsonrpc="2.0",
+            id=elicit_id,
+            method="elicitation/create",
+            params={
+                "mode": "form",
+                "message": (
+                    f"ztgate: the agent `{self.caller.agent}` wants to call `{name}` on "
+                    f"`{self.server}` with {shown}. Approve? (approval {pending.approval_id})"
+                ),
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": {
+                        "approve": {
+                            "type": "boolean",
+                            "title": "Approve this call",
+                            "description": "Allow this one call to proceed",
+                        }
+                    },
+                    "required": ["approve"],
+                },
+            },
+        )
+        answer = await self._await_reply(elicit_id, request, downstream=True, related=request_id)
+        approved = False
+        if isinstance(answer, JSONRPCResponse):
+            result = answer.result
+            content = result.get("content") or {}
+            approved = result.get("action") == "accept" and content.get("approve") is True
+        return await self._call(
+            self.authorizer.approval_answered,
+            self.caller,
+            self.server,
+            name,
+            arguments,
+            pending,
+            approved=approved,
+            by="elicitation:" + (self.caller.acting_for or self.caller.agent),
+        )
+
+    async def _await_reply(
+        self,
+        request_id: str,
+        request: JSONRPCRequest,
+        *,
+        downstream: bool,
+        related: RequestId | None = None,
+    ) -> Any:
+        event = anyio.Event()
+        box: list[Any] = []
+        self._waiters[request_id] = (event, box)
+        if downstream:
+            await self._to_down(request, related)
+        else:
+            await self._to_up(request)
+        with anyio.move_on_after(APPROVAL_TIMEOUT if downstream else GATEWAY_TIMEOUT):
+            await event.wait()
+        self._waiters.pop(request_id, None)
+        return box[0] if box else None
+
+    async def _refresh_tools(self) -> None:
+        """List the upstream's tools on the gateway's own behalf (all pages)."""
+        async with self._refresh_lock:
+            if self._tools_fresh:
+                return
+            cursor: Any = None
+            fresh: list[dict[str, Any]] = []
+            for _ in range(MAX_LIST_PAGES):
+                list_id = self._next_id("l")
+                request = JSONRPCRequest(
+                    jsonrpc="2.0",
+                    id=list_id,
+                    method="tools/list",
+                    params={"cursor": cursor} if cursor is not None else None,
+                )
+                answer = await self._await_reply(list_id, request, downstream=False)
+                if not isinstance(answer, JSONRPCResponse):
+                    return
+                fresh.extend(t for t in answer.result.get("tools", []) if isinstance(t, dict))
+                cursor = answer.result.get("nextCursor")
+                if cursor is None:
+                    break
+            await self._judge_tools(fresh, replace=True)
+
+    async def _judge_tools(
+        self, tools: list[dict[str, Any]], *, replace: bool
+    ) -> list[dict[str, Any]]:
+        """Pin and scan each announced tool; return the ones the caller may see."""
+        if replace:
+            self._tools = {}
+        visible: list[dict[str, Any]] = []
+        for tool in tools:
+            name = tool.get("name")
+            if not isinstance(name, str):
+                continue
+            inspection = await self._call(
+                self.authorizer.inspect_description, self.server, name, tool
+            )
+            findings = inspection.findings
+            flagged = "tool_poisoned" if inspection.action == "block" else None
+            try:
+                status = await self._call(self.pins.check, self.server, tool, flagged=flagged)
+            except Exception:
+                log.exception("pin store failed; tool `%s` blocked", name)
+                status = PinStatus.UNAPPROVED
+            # An approved pin wins over a scanner verdict: first use is never trusted for a
+            # flagged definition, so an approved flagged one is an operator's override.
+            blocked: str | None = None
+            if status is PinStatus.CHANGED:
+                blocked = "tool_definition_changed"
+            elif status is PinStatus.UNAPPROVED:
+                blocked = flagged or "tool_not_approved"
+            self._tools[name] = ToolState(tool, blocked)
+            if blocked is not None:
+                if (name, blocked) not in self.stats.reported:
+                    self.stats.reported.add((name, blocked))
+                    await self._call(
+                        self.authorizer.refuse,
+                        self.caller,
+                        self.server,
+                        name,
+                        {},
+                        blocked,
+                        "tool hidden from tools/list",
+                        findings,
+                    )
+                continue
+            if await self._call(self.authorizer.may_ever_call, self.caller, self.server, name):
+                visible.append(tool)
+        self._tools_fresh = True
+        return visible
+
+    # -- server -> client ------------------------------------------------------------------------
+
+    async def _pump_up(self, stream: Any, tg: anyio.abc.TaskGroup) -> None:
+        async for item in stream:
+            if isinstance(item, Exception):
+                log.warning("upstream transport error: %s", item)
+                continue
+            message = item.message
+            if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
+                waiter = self._waiters.pop(message.id, None)
+                if waiter is not None:
+                    waiter[1].append(message)
+                    waiter[0].set()
+                    continue
+                pending = self._pending.pop(message.id, None)
+                self._forget(message.id)
+                if pending is not None and isinstance(message, JSONRPCResponse):
+                    message = await self._judge_result(message, pending)
+                await self._to_down(message)
+                continue
+            related: RequestId | None = None
+            if isinstance(message, JSONRPCNotification):
+                params = message.params or {}
+                if message.method == "notifications/tools/list_changed":
+                    self._tools_fresh = False
+                elif message.method == "notifications/progress":
+                    related = self._progress.get(params.get("progressToken"))
+            if related is None and self._inflight:
+                related = self._inflight[-1]
+            await self._to_down(message, related)
+
+    async def _judge_result(self, message: JSONRPCResponse, pending: _Pending) -> JSONRPCResponse:
+        result = dict(message.result)
+        if pending.kind == "list":
+            try:
+                tools = [t for t in result.get("tools", []) if isinstance(t, dict)]
+                result["tools"] = await self._judge_tools(tools, replace=False)
+            except Exception:
+                log.exception("tools/list judging failed; nothing listed")
+                result["tools"] = []
+            return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+        keys = {
+            "call": ("content", "structuredContent"),
+            "read": ("contents",),
+            "prompt": ("description", "messages"),
+        }[pending.kind]
+        method = {"call": "tools/call", "read": "resources/read", "prompt": "prompts/get"}
+        scanned = {k: result[k] for k in keys if k in result}
+        try:
+            inspection: Inspection = await self._call(
+                self.authorizer.inspect_output,
+                self.caller,
+                self.server,
+                f"{method[pending.kind]}:{pending.name}",
+                scanned,
+            )
+        except Exception:
+            log.exception("result inspection failed; withheld")
+            inspection = Inspection("block")
+        if inspection.action == "block":
+            if pending.kind == "call":
+                withheld = tool_error("ztgate: the tool result was withheld (output_blocked)")
+                return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=withheld)
+            return JSONRPCError(  # type: ignore[return-value]
+                jsonrpc="2.0",
+                id=message.id,
+                error=ErrorData(code=-32003, message="ztgate: content withheld (output_blocked)"),
+            )
+        if inspection.action == "redact" and isinstance(inspection.content, dict):
+            return JSONRPCResponse(
+                jsonrpc="2.0", id=message.id, result={**result, **inspection.content}
+            )
+        return message
+
+
+def _refusal_text(outcome: CallOutcome) -> str:
+    """Vague to the caller: the decision and a reason code, never the rule or its details."""
+    if outcome.effect == "approval_required":
+        return (
+            f"ztgate: this call needs a human approval; pending approval `{outcome.approval_id}` "
+            f"(approval_required)"
+        )
+    return f"ztgate: call denied ({outcome.code})"
+
+
+__all__ = ["Relay", "ToolState", "tool_error"]

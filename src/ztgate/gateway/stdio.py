@@ -1,0 +1,79 @@
+"""The stdio transport: the MCP client launches ``ztgate gateway ... -- COMMAND ARGS``
+instead of the server; the gateway starts the server as its child and relays between
+its own stdin/stdout and the child's, through the ``mcp`` SDK's stdio transports.
+
+The agent is named by the operator who wrote the client's launch configuration
+(``--agent``); when an identity store is configured, the agent must be registered and
+active, re-checked on every call.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import uuid
+from typing import TextIO
+
+import anyio
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.server.stdio import stdio_server
+
+from ztgate.gateway.authorizer import Caller
+from ztgate.gateway.config import Upstream
+from ztgate.gateway.relay import Relay
+from ztgate.gateway.runtime import Runtime
+
+
+class _StdinLines:
+    """Lines of this process's stdin, read on a worker thread that a cancellation may
+    abandon: when the upstream exits first, the gateway must stop without waiting for
+    the client to close its end."""
+
+    def __init__(self) -> None:
+        self._file = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+
+    def __aiter__(self) -> _StdinLines:
+        return self
+
+    async def __anext__(self) -> str:
+        line = await anyio.to_thread.run_sync(self._file.readline, abandon_on_cancel=True)
+        if not line:
+            raise StopAsyncIteration
+        return line
+
+
+def upstream_parameters(upstream: Upstream) -> StdioServerParameters:
+    """Spawn parameters: the child gets the SDK's minimal default environment plus the
+    variables the configuration names, never the gateway's whole environment."""
+    if upstream.command is None:
+        raise ValueError(f"upstream `{upstream.name}` is not a command")
+    return StdioServerParameters(
+        command=upstream.command,
+        args=list(upstream.args),
+        env=dict(upstream.env) or None,
+        cwd=upstream.cwd,
+    )
+
+
+async def serve_stdio(
+    runtime: Runtime,
+    upstream: Upstream,
+    *,
+    agent: str,
+    errlog: TextIO = sys.stderr,
+) -> Relay:
+    """Relay this process's stdin/stdout to ``upstream`` until the client disconnects."""
+    caller = Caller(agent=agent, session="stdio-" + uuid.uuid4().hex)
+    relay = Relay(
+        server=upstream.name,
+        caller=caller,
+        authorizer=runtime.authorizer,
+        pins=runtime.pins,
+        offload=runtime.config.audit_durability == "strict",
+    )
+    async with (
+        stdio_server(stdin=_StdinLines()) as (down_read, down_write),  # type: ignore[arg-type]
+        stdio_client(upstream_parameters(upstream), errlog=errlog) as (up_read, up_write),
+    ):
+        await relay.run(down_read, down_write, up_read, up_write)
+    return relay

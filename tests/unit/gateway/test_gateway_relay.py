@@ -1,0 +1,120 @@
+"""The relay on in-memory SDK streams with a scripted upstream peer: id handling,
+pagination of the gateway's own listing, and cancellation while a call is being judged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.shared.message import SessionMessage
+from mcp_types.jsonrpc import JSONRPCNotification, JSONRPCRequest, JSONRPCResponse
+
+from ztgate.gateway.authorizer import Caller, GateAuthorizer
+from ztgate.gateway.pins import PinStore
+from ztgate.gateway.relay import Relay
+from ztgate.service.gate import Gate
+
+POLICY = """
+version: 1
+blueprints:
+  b:
+    permissions:
+      base:
+        - {id: all, tools: [t1, t2, t3], servers: [up]}
+agents:
+  a-1: {blueprint: b}
+policies:
+  - id: p
+    rules:
+      - {id: ask, effect: approval_required, subjects: any, tools: [t3], servers: [up]}
+"""
+TOOLS = [
+    {"name": f"t{i}", "description": f"Tool number {i}.", "inputSchema": {"type": "object"}}
+    for i in (1, 2, 3)
+]
+
+
+async def _upstream(read: Any, write: Any, seen: list[dict[str, Any]]) -> None:
+    """A peer that pages `tools/list` one tool at a time and echoes `tools/call`."""
+    async for item in read:
+        message = item.message
+        seen.append(message.model_dump(exclude_none=True))
+        if not isinstance(message, JSONRPCRequest):
+            continue
+        params = message.params or {}
+        if message.method == "tools/list":
+            index = int(params.get("cursor") or 0)
+            result: dict[str, Any] = {"tools": [TOOLS[index]]}
+            if index + 1 < len(TOOLS):
+                result["nextCursor"] = str(index + 1)
+        else:
+            result = {"content": [{"type": "text", "text": f"ran {params.get('name')}"}]}
+        await write.send(
+            SessionMessage(JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result))
+        )
+
+
+def _request(request_id: Any, method: str, params: dict[str, Any] | None = None) -> SessionMessage:
+    return SessionMessage(
+        JSONRPCRequest(jsonrpc="2.0", id=request_id, method=method, params=params)
+    )
+
+
+def test_relay_pages_its_own_listing_keeps_client_ids_and_passes_cancellation(
+    tmp_path: Path,
+) -> None:
+    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
+    pins = PinStore(tmp_path / "pins.db")
+    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
+    seen_upstream: list[dict[str, Any]] = []
+    answers: list[Any] = []
+
+    async def scenario() -> None:
+        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
+        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
+        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
+        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
+            tg.start_soon(_upstream, up_in_r, up_out_w, seen_upstream)
+            # A client id that looks like a gateway id is still the client's.
+            await down_in_w.send(
+                _request("ztgate-1-l1", "tools/call", {"name": "t2", "arguments": {}})
+            )
+            answers.append((await down_out_r.receive()).message)
+            # t3 needs approval and this client has no elicitation: named, not forwarded.
+            await down_in_w.send(_request(7, "tools/call", {"name": "t3", "arguments": {}}))
+            answers.append((await down_out_r.receive()).message)
+            # Cancellation passes through to the upstream.
+            await down_in_w.send(
+                SessionMessage(
+                    JSONRPCNotification(
+                        jsonrpc="2.0", method="notifications/cancelled", params={"requestId": 8}
+                    )
+                )
+            )
+            await down_in_w.send(_request(9, "tools/call", {"name": "t1", "arguments": {}}))
+            answers.append((await down_out_r.receive()).message)
+            await down_in_w.aclose()
+        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
+            await stream.aclose()
+        pins.close()
+
+    anyio.run(scenario)
+    first, second, third = answers
+    assert isinstance(first, JSONRPCResponse)
+    assert first.id == "ztgate-1-l1"
+    assert first.result["content"][0]["text"] == "ran t2"
+    assert second.id == 7
+    assert second.result["isError"] is True
+    assert "pending approval `apr_" in second.result["content"][0]["text"]
+    assert third.id == 9
+    assert third.result["content"][0]["text"] == "ran t1"
+    lists = [m for m in seen_upstream if m.get("method") == "tools/list"]
+    assert [m.get("params", {}).get("cursor") for m in lists] == [None, "1", "2"]
+    assert all(str(m["id"]).startswith(relay._prefix) for m in lists)
+    calls = [m["id"] for m in seen_upstream if m.get("method") == "tools/call"]
+    assert calls == ["ztgate-1-l1", 9]  # 7 needed approval: never forwarded
+    cancels = [m for m in seen_upstream if m.get("method") == "notifications/cancelled"]
+    assert [m["params"] for m in cancels] == [{"requestId": 8}]
