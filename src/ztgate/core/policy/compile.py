@@ -12,6 +12,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from ztgate.core.models import Decision, Effect, Mode, Reason, ReasonCode
 from ztgate.core.policy.ast import PolicyDocument, QuotaDef, RuleDef, Subjects, Tier
@@ -19,6 +20,7 @@ from ztgate.core.policy.conditions import WhenCheck, compile_when
 from ztgate.core.policy.constraints import ArgsCheck, compile_args, make_getter
 
 ANY_KEY = "*"
+_Item = TypeVar("_Item")
 TOOL_CACHE_LIMIT = 8192
 
 
@@ -253,22 +255,18 @@ class CompiledPolicy:
             self.version,
         )
         self.quotas: tuple[CompiledQuota, ...] = tuple(CompiledQuota(q) for q in document.quotas)
-        self._rule_targets = [
-            (
-                rule,
-                _target(rule.definition.tools, rule.definition.servers, rule.definition.subjects),
-            )
-            for rule in self.rules
-        ]
-        self._quota_targets = [
-            (
-                quota,
-                _target(
-                    quota.definition.tools, quota.definition.servers, quota.definition.subjects
-                ),
-            )
-            for quota in self.quotas
-        ]
+        self._rule_index: _TargetIndex[CompiledRule] = _TargetIndex(
+            [
+                (r, _target(r.definition.tools, r.definition.servers, r.definition.subjects))
+                for r in self.rules
+            ]
+        )
+        self._quota_index: _TargetIndex[CompiledQuota] = _TargetIndex(
+            [
+                (q, _target(q.definition.tools, q.definition.servers, q.definition.subjects))
+                for q in self.quotas
+            ]
+        )
         self.has_shadow = any(r.mode is Mode.SHADOW for r in self.rules) or any(
             q.mode is Mode.SHADOW for q in self.quotas
         )
@@ -297,16 +295,14 @@ class CompiledPolicy:
         shadow: dict[str, list[CompiledRule]] = {}
         quotas: dict[str, list[CompiledQuota]] = {}
         shadow_quotas: dict[str, list[CompiledQuota]] = {}
-        for rule, target in self._rule_targets:
-            if _applies(target, server, tool):
-                into = shadow if rule.mode is Mode.SHADOW else enforce
-                for key in target.keys:
-                    into.setdefault(key, []).append(rule)
-        for quota, target in self._quota_targets:
-            if _applies(target, server, tool):
-                into_q = shadow_quotas if quota.mode is Mode.SHADOW else quotas
-                for key in target.keys:
-                    into_q.setdefault(key, []).append(quota)
+        for rule, target in self._rule_index.matching(server, tool):
+            into = shadow if rule.mode is Mode.SHADOW else enforce
+            for key in target.keys:
+                into.setdefault(key, []).append(rule)
+        for quota, target in self._quota_index.matching(server, tool):
+            into_q = shadow_quotas if quota.mode is Mode.SHADOW else quotas
+            for key in target.keys:
+                into_q.setdefault(key, []).append(quota)
         bucket = ToolBucket(
             enforce={k: tuple(v) for k, v in enforce.items()},
             shadow={k: tuple(v) for k, v in shadow.items()},
@@ -327,6 +323,32 @@ def _deny_first(rules: list[CompiledRule]) -> tuple[CompiledRule, ...]:
     """Forbids first, so evaluation can skip permits once a forbid has applied."""
     unique = list(dict.fromkeys(rules))
     return tuple(sorted(unique, key=lambda r: _EFFECT_ORDER[r.effect]))
+
+
+class _TargetIndex(Generic[_Item]):
+    """Items (rules or quotas) indexed by the exact tool names they name.
+
+    Building a tool's bucket then costs the items that name it exactly plus the glob
+    items, never a scan of every rule: a caller that invents tool names cannot make each
+    first sight cost a pass over a large policy.
+    """
+
+    def __init__(self, entries: list[tuple[_Item, _Target]]) -> None:
+        self._exact: dict[str, list[tuple[_Item, _Target]]] = {}
+        self._globbed: list[tuple[_Item, _Target]] = []
+        for entry in entries:
+            for name in entry[1].exact_tools:
+                self._exact.setdefault(name, []).append(entry)
+            if entry[1].tool_globs:
+                self._globbed.append(entry)
+
+    def matching(self, server: str | None, tool: str) -> list[tuple[_Item, _Target]]:
+        """Entries that apply to ``tool`` on ``server``, each once."""
+        found: dict[int, tuple[_Item, _Target]] = {}
+        for entry in (*self._exact.get(tool, ()), *self._globbed):
+            if id(entry[0]) not in found and _applies(entry[1], server, tool):
+                found[id(entry[0])] = entry
+        return list(found.values())
 
 
 def _applies(target: _Target, server: str | None, tool: str) -> bool:
