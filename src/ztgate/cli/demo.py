@@ -6,6 +6,7 @@ runs in process on the embedded defaults; nothing is installed or contacted.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ztgate.cli._control_demo import run_scenario
 from ztgate.cli._output import console, print_json
 from ztgate.core.models import Decision
 from ztgate.errors import UsageError
 from ztgate.service.gate import Gate
 
 app = typer.Typer(help="Run the scripted demo.", invoke_without_command=True)
+DATA_DIR_OPTION = typer.Option(
+    None,
+    "--data-dir",
+    help="Data directory of the embedded control plane (default: a fresh temporary one).",
+)
 
 # A fixed Monday noon keeps the demo's time-window rules deterministic.
 DEMO_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -55,8 +62,12 @@ def _why(decision: Decision) -> str:
 
 
 @app.callback()
-def demo(as_json: bool = typer.Option(False, "--json", help="Print the results as JSON.")) -> None:
-    """Run a few agents against the example policies and show every decision."""
+def demo(
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    data_dir: Path | None = DATA_DIR_OPTION,
+) -> None:
+    """Run a few agents against the example policies, then an attack scenario against an
+    embedded control plane, and show every decision."""
     examples = _examples_dir()
     finance = Gate.from_file(examples / "finance" / "policy.yaml", clock=lambda: DEMO_NOW)
     coding = Gate.from_file(examples / "coding" / "policy.yaml", clock=lambda: DEMO_NOW)
@@ -248,6 +259,11 @@ def demo(as_json: bool = typer.Option(False, "--json", help="Print the results a
         ),
     )
 
+    with tempfile.TemporaryDirectory(prefix="ztgate-demo-") as scratch:
+        where = data_dir if data_dir is not None else Path(scratch)
+        scenario = run_scenario(where, examples, lambda: DEMO_NOW)
+    rows.extend(scenario.rows)
+
     if as_json:
         print_json(rows)
         return
@@ -255,7 +271,8 @@ def demo(as_json: bool = typer.Option(False, "--json", help="Print the results a
     for column in ("agent", "tool", "what it tries", "decision", "reason", "rule"):
         table.add_column(column, overflow="fold")
     colours = {"allow": "green", "deny": "red", "approval_required": "yellow"}
-    for row in rows:
+    policy_rows = [r for r in rows if r["policy"] != "control-plane"]
+    for row in policy_rows:
         colour = colours[row["effect"]]
         table.add_row(
             row["agent"],
@@ -267,6 +284,34 @@ def demo(as_json: bool = typer.Option(False, "--json", help="Print the results a
         )
     wide = Console(width=max(console.width, 130)) if not console.is_terminal else console
     wide.print(table)
+    attack = Table(
+        title="Control plane on SQLite: a prompt-injection attack against fin-1 (session inbox-7)"
+    )
+    for column in ("agent", "tool", "what it tries", "decision", "reason"):
+        attack.add_column(column, overflow="fold")
+    for row in scenario.rows:
+        colour = colours[row["effect"]]
+        attack.add_row(
+            row["agent"],
+            row["tool"],
+            row["story"],
+            f"[{colour}]{row['effect']}[/{colour}]",
+            row["reason"],
+        )
+    wide.print(attack)
+    for note in scenario.notes:
+        wide.print(f"  - {note}")
+    verdict = "[green]intact[/green]" if scenario.audit_ok else "[red]FAILED[/red]"
+    wide.print(
+        f"  - audit log: {scenario.audit_records} signed, hash-chained records, verified {verdict}"
+    )
+    injected = [r for r in scenario.rows if r["story"].startswith("injected:")]
+    executed = sum(1 for r in injected if r["effect"] == "allow")
+    held = sum(1 for r in injected if r["effect"] == "approval_required")
+    wide.print(
+        f"  - the attack: {executed} of {len(injected)} injected actions ran "
+        f"({held} held for a human, {len(injected) - held - executed} denied outright)"
+    )
     counts = {e: sum(1 for r in rows if r["effect"] == e) for e in colours}
     wide.print(
         f"{len(rows)} decisions: {counts['allow']} allowed, {counts['deny']} denied, "

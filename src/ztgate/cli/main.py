@@ -47,6 +47,9 @@ def _register() -> None:
     app.add_typer(key.app, name="key")
     app.add_typer(token.app, name="token")
     app.add_typer(guard.app, name="guard")
+    from ztgate.cli import serve
+
+    app.add_typer(serve.app, name="serve")
 
 
 _register()

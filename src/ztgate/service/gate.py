@@ -11,26 +11,25 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from ztgate.core.models import (
-    EMPTY_CONTEXT,
-    Context,
-    Decision,
-    Effect,
-    Grant,
-    Reason,
-    ReasonCode,
-    Request,
-)
-from ztgate.core.policy import CompiledPolicy, Explanation, decide, explain, load_policy
+from ztgate.audit import AuditLog
+from ztgate.core.models import Context, Decision, Grant, Request
+from ztgate.core.policy import CompiledPolicy, Explanation, explain, load_policy
 from ztgate.core.policy.ast import Tier
-from ztgate.core.policy.evaluate import no_policy_decision
 from ztgate.errors import UsageError
 from ztgate.service.memory import MemoryState, new_id
+from ztgate.service.pipeline import Call, OutputOutcome, Pipeline, context_from
+from ztgate.service.remote import RemoteClient
+from ztgate.service.scan import NO_SCANNER, Scanner
+from ztgate.service.tooling import guard_tool
 
 MAX_GRANT_TTL = timedelta(hours=24)
+__all__ = ["MAX_GRANT_TTL", "Gate", "context_from", "read_policy_file", "utc_now"]
+
 _NO_LABELS: frozenset[str] = frozenset()
+_EMPTY_ARGS: Mapping[str, Any] = MappingProxyType({})
 
 
 def utc_now() -> datetime:
@@ -47,26 +46,6 @@ def read_policy_file(path: str | Path) -> CompiledPolicy:
     return load_policy(text, str(file))
 
 
-def context_from(value: Context | Mapping[str, Any] | None) -> Context:
-    """Accept a :class:`Context` or a plain mapping with the same field names."""
-    if value is None:
-        return EMPTY_CONTEXT
-    if isinstance(value, Context):
-        return value
-    if not isinstance(value, Mapping):
-        raise TypeError("context must be a Context or a mapping")
-    unknown = set(value) - {"source_ip", "acting_for", "delegation", "risk", "attributes"}
-    if unknown:
-        raise TypeError(f"unknown context keys: {sorted(unknown)}")
-    return Context(
-        source_ip=value.get("source_ip"),
-        acting_for=value.get("acting_for"),
-        delegation=tuple(value.get("delegation", ())),
-        risk=value.get("risk"),
-        attributes=value.get("attributes", {}),
-    )
-
-
 class Gate:
     """Pre-action authorization for agents, in process.
 
@@ -78,6 +57,10 @@ class Gate:
     A ``Gate`` without a policy denies everything. Replacing the policy (:meth:`load`,
     :meth:`reload`) swaps one compiled object atomically: a decision in flight finishes
     under the policy it started with.
+
+    Local mode runs :class:`~ztgate.service.pipeline.Pipeline` in process (optionally with
+    a scanner and an audit log); client mode (:meth:`connect`) asks a ``ztgate serve``
+    control plane the same questions. ``@gate.tool(...)`` guards a Python function.
     """
 
     def __init__(
@@ -86,12 +69,51 @@ class Gate:
         *,
         clock: Callable[[], datetime] = utc_now,
         state: MemoryState | None = None,
+        scanner: Scanner = NO_SCANNER,
+        audit: AuditLog | None = None,
     ) -> None:
         self._policy = policy
         self._clock = clock
         self._state = state if state is not None else MemoryState()
         self._source: Path | None = None
         self._reload_lock = threading.Lock()
+        self._remote: RemoteClient | None = None
+        self._token: str | None = None
+        self.pipeline = Pipeline(
+            state=self._state,
+            policy=lambda: self._policy,
+            clock=clock,
+            scanner=scanner,
+            audit=audit,
+        )
+
+    @classmethod
+    def connect(
+        cls,
+        base_url: str,
+        *,
+        token: str | None = None,
+        admin_key: str | None = None,
+        scanner: Scanner = NO_SCANNER,
+        timeout: float = 2.0,
+        transport: Any = None,
+    ) -> Gate:
+        """Client mode: decisions come from the control plane at ``base_url``.
+
+        ``token`` (the agent's access token) is sent with every decision so identity and
+        policy are checked in one call; ``admin_key`` enables :meth:`grant`,
+        :meth:`release` and :meth:`label_session`; ``scanner`` scans tool outputs locally.
+        """
+        gate = cls(scanner=scanner)
+        gate._remote = RemoteClient(
+            base_url, admin_key=admin_key, timeout=timeout, transport=transport
+        )
+        gate._token = token
+        return gate
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
 
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> Gate:
@@ -141,54 +163,59 @@ class Gate:
         now: datetime | None = None,
     ) -> Decision:
         """Decide whether ``agent`` may call ``tool`` with ``args`` now. Never raises."""
-        policy = self._policy
-        if policy is None:
-            return no_policy_decision()
-        try:
-            when = now if now is not None else self._clock()
-            state = self._state
-            labels = state.labels(session) if session is not None else _NO_LABELS
-            ctx = context if type(context) is Context else context_from(context)
-            decision = decide(
-                policy,
-                agent,
-                tool,
-                args,
-                when,
-                server,
-                ctx,
-                labels,
-                state.grants_for(agent),
-                state.usage,
+        if self._remote is not None:
+            return self._remote.authorize(
+                agent=agent,
+                tool=tool,
+                args=args,
+                session=session,
+                context=context,
+                server=server,
+                token=self._token,
             )
-            if decision.charges and decision.effect is Effect.ALLOW:
-                overflow = state.apply_charges(decision.charges)
-                if overflow is not None:
-                    return Decision(
-                        Effect.DENY,
-                        (
-                            Reason(
-                                ReasonCode.QUOTA_EXCEEDED,
-                                f"quota `{overflow}` would be exceeded in this window",
-                                overflow,
-                            ),
-                        ),
-                        (overflow,),
-                        policy.version,
-                    )
-            return decision
-        except Exception as error:  # fail closed: a broken request or state denies
-            return Decision(
-                Effect.DENY,
-                (
-                    Reason(
-                        ReasonCode.EVALUATION_ERROR,
-                        f"the request could not be evaluated ({type(error).__name__}); denied",
-                    ),
-                ),
-                (),
-                policy.version,
-            )
+        # Positional: a keyword-built named tuple costs several times more on the hot path.
+        call = Call(
+            tool, args if args is not None else _EMPTY_ARGS, agent, session, server, context
+        )
+        if now is not None:
+            call = call._replace(now=now)
+        return self.pipeline.authorize(call).decision
+
+    def inspect_output(
+        self, *, agent: str, tool: str, output: Any, session: str | None = None
+    ) -> OutputOutcome:
+        """Scan a tool's output (labels the session); see :meth:`Pipeline.inspect_output`."""
+        outcome = self.pipeline.inspect_output(
+            agent=agent, tool=tool, output=output, session=session
+        )
+        if self._remote is not None and outcome.labels_added and session is not None:
+            self._remote.label_session(session, outcome.labels_added)
+        return outcome
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        agent: str | Callable[[], str],
+        session: str | Callable[[], str | None] | None = None,
+        server: str | None = None,
+        context: Context | Mapping[str, Any] | None = None,
+        scan_output: bool = True,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorate a function so every call is authorized (and its output scanned).
+
+        A refused call raises :class:`~ztgate.service.tooling.ToolDenied` (carrying the
+        decision) without running the function.
+        """
+        return guard_tool(
+            self,
+            name=name,
+            agent=agent,
+            session=session,
+            server=server,
+            context=context,
+            scan_output=scan_output,
+        )
 
     def explain(
         self,
@@ -202,6 +229,8 @@ class Gate:
         now: datetime | None = None,
     ) -> Explanation:
         """The decision plus why every candidate rule did or did not apply (no charges)."""
+        if self._remote is not None:
+            raise UsageError("explain runs in local mode only")
         policy = self._policy
         if policy is None:
             raise UsageError("no policy is loaded")
@@ -237,10 +266,14 @@ class Gate:
         justification is empty, the TTL is not between 0 and 24 hours, or an elevated
         permission lacks an approver other than the agent itself.
         """
+        lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
+        if self._remote is not None:
+            return self._remote.grant(
+                agent=agent, permission=permission, justification=justification, ttl=lifetime
+            )
         policy = self._policy
         if policy is None:
             raise UsageError("no policy is loaded")
-        lifetime = ttl if isinstance(ttl, timedelta) else timedelta(seconds=ttl)
         if not timedelta(0) < lifetime <= MAX_GRANT_TTL:
             raise UsageError("grant lifetime must be more than 0 and at most 24 hours")
         if not justification.strip():
@@ -267,11 +300,17 @@ class Gate:
 
     def release(self, grant_id: str) -> None:
         """End a grant before it expires (the task is done)."""
+        if self._remote is not None:
+            self._remote.release(grant_id)
+            return
         if self._state.remove_grant(grant_id) is None:
             raise UsageError(f"no grant `{grant_id}`")
 
     def label_session(self, session: str, *labels: str) -> None:
         """Add labels such as ``untrusted_content_seen`` to a session; labels never go away."""
+        if self._remote is not None:
+            self._remote.label_session(session, frozenset(labels))
+            return
         self._state.add_labels(session, frozenset(labels))
 
     def session_labels(self, session: str) -> frozenset[str]:

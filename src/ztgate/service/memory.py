@@ -59,7 +59,7 @@ class MemoryState:
     def labels(self, session: str) -> frozenset[str]:
         return self._sessions.get(session, frozenset())
 
-    def add_labels(self, session: str, labels: frozenset[str]) -> None:
+    def add_labels(self, session: str, labels: frozenset[str], now: datetime | None = None) -> None:
         with self._lock:
             self._sessions[session] = self._sessions.get(session, frozenset()) | labels
 

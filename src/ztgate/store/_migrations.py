@@ -50,9 +50,28 @@ def _v1_identity(conn: Connection) -> None:
     conn.execute(insert(s.revisions).values(name="identity", value=0))
 
 
+def _v2_service(conn: Connection) -> None:
+    create_tables(
+        s.grants,
+        s.session_labels,
+        s.quota_counters,
+        s.approvals,
+        s.policy_versions,
+        s.kill_switches,
+        s.admin_keys,
+    )(conn)
+    conn.execute(insert(s.revisions).values(name="service", value=0))
+    conn.execute(insert(s.revisions).values(name="sessions", value=0))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "identity registry, keys, federation, revocations, lifecycle events", _v1_identity
+    ),
+    Migration(
+        2,
+        "service state: grants, sessions, quota counters, approvals, policies, kill switches",
+        _v2_service,
     ),
 )
 

@@ -14,9 +14,12 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -167,4 +170,95 @@ lifecycle_events = Table(
     Column("actor", String(1000), nullable=True),
     Column("reason", String(200), nullable=True),
     Column("detail", JSON, nullable=False),
+)
+
+
+# -- service state (migration 2): grants, sessions, quota counters, approvals, policies,
+# kill switches and admin keys.
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("agent", String(200), nullable=False, index=True),
+    Column("permission", String(200), nullable=False),
+    Column("justification", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("ttl_seconds", Integer, nullable=False),
+    Column("issued_at", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+)
+
+session_labels = Table(
+    "session_labels",
+    metadata,
+    Column("session", String(200), primary_key=True),
+    Column("label", String(200), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+)
+
+quota_counters = Table(
+    "quota_counters",
+    metadata,
+    Column("key", String(600), primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("window_end", BigInteger, nullable=False, index=True),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("call_digest", String(64), nullable=False),
+    Column("agent", String(200), nullable=False),
+    Column("tool", String(400), nullable=False),
+    Column("server", String(400), nullable=True),
+    Column("session", String(200), nullable=True),
+    Column("requested_by", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("consumed_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_approvals_digest_status", "call_digest", "status"),
+)
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("digest", String(200), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("activated_at", UTCDateTime, nullable=True),
+    Column("comment", Text, nullable=False),
+)
+
+kill_switches = Table(
+    "kill_switches",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("target", String(200), primary_key=True),
+    Column("engaged_at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+admin_keys = Table(
+    "admin_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
 )

@@ -148,3 +148,112 @@ class LifecycleEvent:
     reason: str | None = None
     detail: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     id: int | None = None
+
+
+class GrantStatus(StrEnum):
+    """``pending`` grants wait for a human (elevated permissions); only ``active`` count."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    DENIED = "denied"
+    RELEASED = "released"
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """A requested or issued grant. ``issued_at``/``expires_at`` are set once active."""
+
+    id: str
+    agent: str
+    permission: str
+    justification: str
+    status: GrantStatus
+    requested_by: str
+    requested_at: datetime
+    ttl_seconds: int
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+
+class ApprovalStatus(StrEnum):
+    """An approval is decided once; an approved one is consumed by exactly one call."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CONSUMED = "consumed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRecord:
+    """A request for a human decision on one exact call (``call_digest``)."""
+
+    id: str
+    call_digest: str
+    agent: str
+    tool: str
+    server: str | None
+    session: str | None
+    requested_by: str
+    status: ApprovalStatus
+    created_at: datetime
+    expires_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    consumed_at: datetime | None = None
+    note: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    """One uploaded policy text; at most one version is active."""
+
+    number: int
+    digest: str
+    text: str
+    uploaded_by: str
+    uploaded_at: datetime
+    active: bool
+    comment: str = ""
+    activated_at: datetime | None = None
+
+
+class KillScope(StrEnum):
+    AGENT = "agent"
+    BLUEPRINT = "blueprint"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitch:
+    """An engaged kill switch: every decision for agents in its scope is denied."""
+
+    scope: KillScope
+    target: str
+    engaged_at: datetime
+    actor: str
+    reason: str
+
+
+class AdminRole(StrEnum):
+    """Roles of the admin API, strongest first."""
+
+    ADMIN = "admin"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+    VIEWER = "viewer"
+
+
+@dataclass(frozen=True, slots=True)
+class AdminKey:
+    """An admin API credential; only the SHA-256 of the random key is stored."""
+
+    key_hash: str
+    name: str
+    role: AdminRole
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -39,9 +39,14 @@ class Store:
 
     def __init__(self, engine: Engine, *, description: str) -> None:
         from ztgate.store.agents import AgentRepository, BlueprintRepository
+        from ztgate.store.approvals import ApprovalRepository
+        from ztgate.store.control import AdminKeyRepository, KillSwitchRepository
         from ztgate.store.events import EventRepository
         from ztgate.store.federation import FederationRepository
+        from ztgate.store.grants import GrantRepository, SessionRepository
         from ztgate.store.keys import ClientKeyRepository, SigningKeyRepository
+        from ztgate.store.policies import PolicyRepository
+        from ztgate.store.quotas import QuotaRepository
         from ztgate.store.revocations import AssertionReplayRepository, RevocationRepository
 
         self.engine = engine
@@ -56,6 +61,13 @@ class Store:
         self.revocations = RevocationRepository(self)
         self.assertions = AssertionReplayRepository(self)
         self.events = EventRepository(self)
+        self.grants = GrantRepository(self)
+        self.sessions = SessionRepository(self)
+        self.quotas = QuotaRepository(self)
+        self.approvals = ApprovalRepository(self)
+        self.policies = PolicyRepository(self)
+        self.kill_switches = KillSwitchRepository(self)
+        self.admin_keys = AdminKeyRepository(self)
 
     @property
     def dialect(self) -> str:
@@ -92,6 +104,21 @@ class Store:
     def local_generation(self) -> int:
         """Changes made through this handle; lets same-process readers skip polling."""
         return self._generation
+
+    def revisions(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """Several revision counters in one read (a cache watching more than one area)."""
+        with self.transaction() as conn:
+            rows = dict(
+                conn.execute(
+                    select(s.revisions.c.name, s.revisions.c.value).where(
+                        s.revisions.c.name.in_(names)
+                    )
+                ).all()
+            )
+        missing = [name for name in names if name not in rows]
+        if missing:
+            raise StoreError(f"revision counter `{missing[0]}` is missing")
+        return tuple(int(rows[name]) for name in names)
 
     def revision(self, name: str = IDENTITY_REVISION) -> int:
         """The shared revision counter: one indexed single-row read."""

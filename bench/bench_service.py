@@ -1,0 +1,253 @@
+"""Service benchmarks: the full in-process pipeline and AuthZEN over loopback.
+
+``run(quick)`` returns:
+
+- ``pipeline_full``: ``Pipeline.authorize`` with everything on - a cached access-token
+  check, conditional access from the replica cache, the guard argument scan, the policy
+  decision and a (batched) audit append - on the embedded SQLite control plane
+  (target p50 <= 50 us);
+- ``pipeline_no_audit`` and ``pipeline_no_scan``: the same without one stage, to show where
+  the time goes;
+- ``authzen_loopback``: ``POST /access/v1/evaluation`` against ``ztgate serve``'s app
+  (guard scanning on, batched audit) under uvicorn in another process, one keep-alive
+  client (p50, target <= 1 ms), then ``concurrency`` clients at once for the throughput
+  on this machine; ``authzen_loopback_no_scan`` the same with ``--no-guard``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FINANCE = ROOT / "examples" / "finance" / "policy.yaml"
+TARGET_PIPELINE_US = 50.0
+TARGET_AUTHZEN_US = 1000.0
+NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+
+
+def _stats(samples_ns: Sequence[int]) -> dict[str, float]:
+    ordered = sorted(samples_ns)
+    p99 = ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    mean = statistics.fmean(ordered)
+    return {
+        "n": len(ordered),
+        "p50_us": round(ordered[len(ordered) // 2] / 1000, 3),
+        "p99_us": round(p99 / 1000, 3),
+        "mean_us": round(mean / 1000, 3),
+        "per_s": round(1e9 / mean, 1) if mean else math.inf,
+    }
+
+
+def _time(fn: Callable[[], object], n: int) -> list[int]:
+    clock = time.perf_counter_ns
+    out = []
+    for _ in range(n):
+        start = clock()
+        fn()
+        out.append(clock() - start)
+    return out
+
+
+def _control_plane(directory: Path, *, scan: bool, audit: bool) -> Any:
+    from ztgate.identity import TokenSettings
+    from ztgate.service.control import ControlPlane
+    from ztgate.service.guard_scanner import GuardScanner
+    from ztgate.service.scan import NO_SCANNER
+
+    control = ControlPlane.open(
+        directory,
+        audit=audit,
+        settings=TokenSettings(issuer="https://bench.ztgate"),
+        scanner=GuardScanner() if scan else NO_SCANNER,
+        clock=lambda: NOW,
+    )
+    version = control.upload_policy(FINANCE.read_text(encoding="utf-8"), actor="bench")
+    control.activate_policy(version.number, actor="bench")
+    control.registry.create_blueprint("assistant")
+    control.registry.create_blueprint("finance-bot", parent="assistant")
+    control.registry.create_agent("fin-1", owners=["o"], sponsors=["s"], blueprint="finance-bot")
+    return control
+
+
+def bench_pipeline(n: int, *, scan: bool, audit: bool) -> dict[str, float]:
+    from ztgate.service.pipeline import Call
+
+    with tempfile.TemporaryDirectory(prefix="ztgate-bench-") as tmp:
+        control = _control_plane(Path(tmp), scan=scan, audit=audit)
+        try:
+            assert control.oauth is not None
+            token = control.oauth.issuer.issue(
+                subject="fin-1", client_id="fin-1", scopes=[], now=NOW
+            ).token
+            call = Call(
+                "ledger.read",
+                {"account": "AP-2291", "query": "open invoices for globex"},
+                "fin-1",
+                unverified_token=token,
+            )
+            authorize = control.pipeline.authorize
+            first = authorize(call)
+            if not first.allowed:
+                raise RuntimeError(f"bench call was not allowed: {first.decision.reasons}")
+            _time(lambda: authorize(call), min(n, 500))  # warm caches
+            samples = _time(lambda: authorize(call), n)
+            if control.audit is not None:
+                control.audit.flush()
+        finally:
+            control.close()
+    return _stats(samples)
+
+
+_SERVER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import uvicorn
+from bench.bench_service import _control_plane
+from ztgate.server.app import create_app
+control = _control_plane(Path({data!r}), scan={scan!r}, audit=True)
+uvicorn.run(create_app(control), host="127.0.0.1", port={port}, log_level="warning",
+            access_log=False)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the bench server exited")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the bench server did not start")
+
+
+_BODY = json.dumps(
+    {
+        "subject": {"type": "agent", "id": "fin-1"},
+        "action": {"name": "call"},
+        "resource": {
+            "type": "tool",
+            "id": "ledger.read",
+            "properties": {"arguments": {"account": "AP-2291"}},
+        },
+    }
+).encode()
+_HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
+
+
+def _post(conn: http.client.HTTPConnection) -> None:
+    conn.request("POST", "/access/v1/evaluation", body=_BODY, headers=_HEADERS)
+    response = conn.getresponse()
+    payload = response.read()
+    if response.status != 200 or b'"decision":true' not in payload:
+        raise RuntimeError(f"unexpected answer {response.status}: {payload[:200]!r}")
+
+
+def bench_authzen(
+    n: int, concurrency: int, duration: float, *, scan: bool = True
+) -> dict[str, Any]:
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="ztgate-bench-http-") as tmp:
+        script = _SERVER.format(root=str(ROOT), data=tmp, port=port, scan=scan)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+        )
+        try:
+            _wait_for(port, proc)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            _time(lambda: _post(conn), min(n, 300))  # warm up
+            single = _stats(_time(lambda: _post(conn), n))
+            conn.close()
+            counts = [0] * concurrency
+            stop = time.monotonic() + duration
+            errors: list[BaseException] = []
+
+            def client(index: int) -> None:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    while time.monotonic() < stop:
+                        _post(c)
+                        counts[index] += 1
+                except BaseException as error:
+                    errors.append(error)
+                finally:
+                    c.close()
+
+            threads = [threading.Thread(target=client, args=(i,)) for i in range(concurrency)]
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.monotonic() - started
+            if errors:
+                raise RuntimeError(f"client failed: {errors[0]!r}")
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if proc.stderr is not None:
+                proc.stderr.close()
+    return {
+        "single_client": single,
+        "concurrency": concurrency,
+        "throughput_per_s": round(sum(counts) / elapsed, 1),
+        "requests": sum(counts),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    n = 2_000 if quick else 20_000
+    full = bench_pipeline(n, scan=True, audit=True)
+    out: dict[str, Any] = {
+        "pipeline_full": full,
+        "pipeline_no_audit": bench_pipeline(n, scan=True, audit=False),
+        "pipeline_no_scan": bench_pipeline(n, scan=False, audit=True),
+        "authzen_loopback": bench_authzen(
+            1_000 if quick else 5_000, concurrency=8, duration=2.0 if quick else 10.0
+        ),
+        "authzen_loopback_no_scan": bench_authzen(
+            1_000 if quick else 5_000, concurrency=8, duration=2.0 if quick else 10.0, scan=False
+        ),
+        "targets": {
+            "pipeline_full_p50_us": TARGET_PIPELINE_US,
+            "authzen_p50_us": TARGET_AUTHZEN_US,
+        },
+    }
+    out["meets_targets"] = {
+        "pipeline_full": full["p50_us"] <= TARGET_PIPELINE_US,
+        "authzen_loopback": out["authzen_loopback"]["single_client"]["p50_us"] <= TARGET_AUTHZEN_US,
+    }
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--full" not in sys.argv), indent=2))
