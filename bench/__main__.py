@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "schema": 1,
         "timestamp": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": shlex.join(["python", "-m", "bench", *argv]),
+        "git_commit": runner.git_commit(),
         "machine": runner.machine_info(),
         "config": {
             "quick": args.quick,

@@ -77,7 +77,7 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
         f"[bold]ztgate bench[/bold] {results['timestamp']}  python {machine['python']}  "
         f"cpus {machine['cpu_count']}  ({machine['cpu_model']})"
     )
-    console.print(f"command: {results['command']}")
+    console.print(f"command: {results['command']}  (commit {results.get('git_commit', '?')})")
     small = results["small"]
     wl = small["workload"]
     console.print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +46,30 @@ def machine_info() -> dict[str, Any]:
     if hasattr(os, "getloadavg"):
         info["loadavg_at_start"] = [round(x, 2) for x in os.getloadavg()]
     return info
+
+
+def git_commit() -> str:
+    """The commit being measured (with ``+dirty`` when the tree has changes), or unknown."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=engines_mod.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=engines_mod.REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def _cpu_model() -> str:

@@ -40,6 +40,8 @@ def test_main_writes_timestamped_and_latest_results(
         f"--output-dir {tmp_path}"
     )
     assert latest["machine"]["cpu_count"] >= 1
+    commit = latest["git_commit"].removesuffix("+dirty")
+    assert commit == "unknown" or (len(commit) == 40 and int(commit, 16) >= 0)
     assert latest["small"]["workload"]["requests"] == 300
     assert set(latest["small"]["engines"]) == {"cedar", "rego", "agt"}
     for result in latest["small"]["engines"].values():
