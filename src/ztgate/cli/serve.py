@@ -129,11 +129,14 @@ def serve(
         return
     import uvicorn
 
+    from ztgate.core.canon import warm_up
     from ztgate.server.app import create_app
 
     if workers != 1:
         control.close()
         raise UsageError("run one worker per process; scale out with several replicas")
+    # Build canonicalisation tables now rather than on the first request.
+    warm_up()
     console.print(f"ztgate serving on {base} (store: {control.store.description})")
     try:
         uvicorn.run(create_app(control, base_url=base), host=host, port=port, log_level="warning")
