@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -20,7 +20,7 @@ from ztgate.core.policy import CompiledPolicy, Explanation, explain, load_policy
 from ztgate.core.policy.ast import Tier
 from ztgate.errors import UsageError
 from ztgate.service.memory import MemoryState, new_id
-from ztgate.service.pipeline import OutputOutcome, Pipeline, context_from
+from ztgate.service.pipeline import OutputOutcome, Pipeline, context_from, utc_now
 from ztgate.service.remote import RemoteClient
 from ztgate.service.scan import NO_SCANNER, Scanner
 from ztgate.service.tooling import guard_tool
@@ -30,10 +30,6 @@ __all__ = ["MAX_GRANT_TTL", "Gate", "context_from", "read_policy_file", "utc_now
 
 _NO_LABELS: frozenset[str] = frozenset()
 _EMPTY_ARGS: Mapping[str, Any] = MappingProxyType({})
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def read_policy_file(path: str | Path) -> CompiledPolicy:

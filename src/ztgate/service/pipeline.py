@@ -27,6 +27,7 @@ detail goes to the audit log, never to the caller.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import time
@@ -59,8 +60,13 @@ _NO_LABELS: frozenset[str] = frozenset()
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# A C-level callable: the clock is read on every decision.
+utc_now: Callable[[], datetime] = functools.partial(datetime.now, UTC)
+
+# The optional stages; when none is configured, in-process calls take the short path.
+_STAGE_ATTRIBUTES = frozenset(
+    {"verifier", "require_token", "standing", "scanner", "audit", "listeners"}
+)
 
 
 _ID_PREFIX = os.urandom(6).hex()
@@ -187,6 +193,8 @@ def context_from(value: Context | Mapping[str, Any] | None) -> Context:
 class Pipeline:
     """authenticate → conditional access → scan → decide → approvals → charge → audit."""
 
+    _plain: bool
+
     def __init__(
         self,
         *,
@@ -213,6 +221,22 @@ class Pipeline:
         self.listeners = listeners
 
     # -- before the tool runs --------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Stages can be configured after construction (the server adds a metrics listener);
+        # keep the "nothing but decide" flag of :meth:`authorize_local` in step.
+        object.__setattr__(self, name, value)
+        if name in _STAGE_ATTRIBUTES:
+            object.__setattr__(
+                self,
+                "_plain",
+                getattr(self, "verifier", None) is None
+                and not getattr(self, "require_token", False)
+                and getattr(self, "standing", None) is None
+                and getattr(self, "scanner", NO_SCANNER) is NO_SCANNER
+                and getattr(self, "audit", None) is None
+                and not getattr(self, "listeners", ()),
+            )
 
     def authorize(self, call: Call) -> Outcome:
         """Decide ``call``; never raises."""
@@ -393,14 +417,7 @@ class Pipeline:
         and skips building a :class:`Call` and an :class:`Outcome` for every decision.
         Otherwise it is exactly :meth:`authorize`. Never raises.
         """
-        if (
-            self.verifier is not None
-            or self.require_token
-            or self.standing is not None
-            or self.scanner is not NO_SCANNER
-            or self.audit is not None
-            or self.listeners
-        ):
+        if not self._plain:
             call = Call(tool, args, agent, session, server, context, None, None, None, now)
             return self.authorize(call).decision
         policy = self.policy()
