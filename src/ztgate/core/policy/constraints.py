@@ -188,10 +188,14 @@ def _strings(c: ConstraintDef) -> ValueCheck:
     def check(value: Any) -> Tri:
         if type(value) is not str:
             return None
-        try:
-            text = canonical_string(value, max_length=MAX_STRING_LENGTH)
-        except CanonicalizationError:
-            return None
+        if value.isascii() and value.isprintable() and len(value) <= MAX_STRING_LENGTH:
+            # Printable ASCII is its own NFKC form and hides nothing: skip the call.
+            text = value
+        else:
+            try:
+                text = canonical_string(value, max_length=MAX_STRING_LENGTH)
+            except CanonicalizationError:
+                return None
         if fold:
             text = text.casefold()
         if equals is not None and text != equals:
