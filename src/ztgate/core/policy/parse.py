@@ -191,13 +191,7 @@ class _Parser:
     ) -> PermissionDef | None:
         effect = Effect.DENY if tier is Tier.DENIED else Effect.ALLOW
         before = len(self.problems)
-        tools = self.patterns(entry["tools"], (*path, "tools"))
-        servers = (
-            self.patterns(entry["servers"], (*path, "servers")) if "servers" in entry else None
-        )
-        args = self.args(entry.get("args", {}), (*path, "args"), effect)
-        additional = self.additional_args(entry, path, effect)
-        when = self.when(entry["when"], (*path, "when")) if "when" in entry else None
+        tools, servers, args, additional, when = self.body(entry, path, effect)
         if len(self.problems) > before:
             return None
         return PermissionDef(
@@ -210,6 +204,23 @@ class _Parser:
             when=when,
             description=entry.get("description", ""),
         )
+
+    def body(
+        self, raw: Mapping[str, Any], path: DocPath, effect: Effect
+    ) -> tuple[
+        tuple[str, ...],
+        tuple[str, ...] | None,
+        tuple[tuple[str, ConstraintDef], ...],
+        bool,
+        WhenDef | None,
+    ]:
+        """What rules and permissions share: tools, servers, args, closure and conditions."""
+        tools = self.patterns(raw["tools"], (*path, "tools"))
+        servers = self.patterns(raw["servers"], (*path, "servers")) if "servers" in raw else None
+        args = self.args(raw.get("args", {}), (*path, "args"), effect)
+        additional = self.additional_args(raw, path, effect)
+        when = self.when(raw["when"], (*path, "when")) if "when" in raw else None
+        return tools, servers, args, additional, when
 
     def lower_permissions(self, bp: BlueprintDef) -> Iterable[RuleDef]:
         """A blueprint permission is a rule whose subject is the blueprint (and so every
@@ -243,11 +254,7 @@ class _Parser:
         before = len(self.problems)
         effect = Effect(raw["effect"])
         subjects = self.subjects(raw["subjects"], (*path, "subjects"), agents, blueprints)
-        tools = self.patterns(raw["tools"], (*path, "tools"))
-        servers = self.patterns(raw["servers"], (*path, "servers")) if "servers" in raw else None
-        args = self.args(raw.get("args", {}), (*path, "args"), effect)
-        additional = self.additional_args(raw, path, effect)
-        when = self.when(raw["when"], (*path, "when")) if "when" in raw else None
+        tools, servers, args, additional, when = self.body(raw, path, effect)
         if len(self.problems) > before:
             return None
         return RuleDef(
