@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import re2
 
+from ztgate.guard._regex import Pattern
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
 MAX_COMMAND_CHARS = 8192
@@ -58,7 +59,7 @@ _JUDGED_NAMES = (
     "bash|zsh|dash|ksh|fish|ash|busybox|csh|tcsh|python[0-9.]*|perl|ruby|node|php|lua|"
     "powershell|pwsh"
 )
-_INTERESTING = re2.compile(
+_INTERESTING = Pattern(
     rf"(?i:(?:^|[^A-Za-z0-9_-])(?:{_JUDGED_NAMES})(?:$|[^A-Za-z0-9_-]))|/dev/|:\s*\(|\$\(|[`'\"\\]"
 )
 _SUBSTITUTION = re2.compile(r"\$\(([^()]*)\)|`([^`]*)`|<\(([^()]*)\)")
@@ -311,7 +312,7 @@ def _process_substitution_download(command: str) -> bool:
 def _worth_parsing(text: str) -> bool:
     """Cheap pre-check: parse only text that names a program we judge, or that uses
     quoting, escapes or substitution (which could assemble such a name: ``r''m``)."""
-    return _INTERESTING.search(text) is not None
+    return _INTERESTING.search(text)
 
 
 def scan_command(text: str) -> list[Finding]:

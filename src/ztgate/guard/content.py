@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ztgate.errors import UsageError
 
@@ -30,8 +30,7 @@ class Limits:
     max_nodes: int = 20_000
 
 
-@dataclass(frozen=True, slots=True)
-class Leaf:
+class Leaf(NamedTuple):
     """One scannable string: its JSON path, text, and whether it is a dict key."""
 
     path: str
@@ -52,6 +51,8 @@ def child_path(parent: str, key: str | int) -> str:
     """``$.name``, ``$["odd key"]`` or ``$[3]``: the JSONPath of a child."""
     if isinstance(key, int):
         return f"{parent}[{key}]"
+    if key.isascii() and key.isidentifier():
+        return f"{parent}.{key}"  # the common case, decided without a per-character loop
     if key and key[0] in _IDENT_START and all(c.isalnum() or c == "_" for c in key):
         return f"{parent}.{key}"
     escaped = key.replace("\\", "\\\\").replace('"', '\\"')
@@ -65,30 +66,31 @@ def walk(content: Any, limits: Limits) -> Walk:
     bool, ``None``); anything else is a :class:`UsageError`, because a scanner that
     silently skipped a type it did not understand would be a bypass.
     """
+    if type(content) is str and len(content) <= limits.max_chars and limits.max_nodes >= 1:
+        return Walk([Leaf("$", content)], [])  # plain text: one leaf, nothing to cap
     leaves: list[Leaf] = []
     exceeded: list[str] = []
     budget = limits.max_chars
     nodes = 0
-    stack: list[tuple[str, Any, int]] = [("$", content, 0)]
+    # (path, value, depth, is_key): keys are pushed as their own entries, just before
+    # their value, so the leaves come out key, value, key, value ... in document order.
+    stack: list[tuple[str, Any, int, bool]] = [("$", content, 0, False)]
     while stack:
-        path, value, depth = stack.pop()
+        path, value, depth, is_key = stack.pop()
         nodes += 1
         if nodes > limits.max_nodes:
             exceeded.append("max_nodes")
             break
-        if isinstance(value, str) or (
-            isinstance(value, int | float) and not isinstance(value, bool)
-        ):
-            is_number = not isinstance(value, str)
-            if is_number and isinstance(value, float) and not math.isfinite(value):
+        is_str = isinstance(value, str)
+        if is_str or (isinstance(value, int | float) and not isinstance(value, bool)):
+            if not is_str and isinstance(value, float) and not math.isfinite(value):
                 continue
-            text = value if isinstance(value, str) else repr(value)
+            text = value if is_str else repr(value)
             if len(text) > budget:
                 exceeded.append("max_chars")
                 text = text[:budget]
             budget -= len(text)
-            is_key = path.endswith(KEY_SUFFIX) and isinstance(value, str)
-            leaves.append(Leaf(path, text, is_key=is_key, is_number=is_number))
+            leaves.append(Leaf(path, text, is_key and is_str, not is_str))
             if budget <= 0 and stack:
                 exceeded.append("max_chars")
                 break
@@ -105,11 +107,11 @@ def walk(content: Any, limits: Limits) -> Walk:
                     raise UsageError(f"content keys must be strings, not `{type(key).__name__}`")
             for key, child in reversed(items):
                 child_at = child_path(path, key)
-                stack.append((child_at, child, depth + 1))
-                stack.append((child_at + KEY_SUFFIX, key, depth + 1))
+                stack.append((child_at, child, depth + 1, False))
+                stack.append((child_at + KEY_SUFFIX, key, depth + 1, True))
         elif isinstance(value, list | tuple):
             for index in range(len(value) - 1, -1, -1):
-                stack.append((child_path(path, index), value[index], depth + 1))
+                stack.append((child_path(path, index), value[index], depth + 1, False))
         else:
             raise UsageError(f"cannot scan content of type `{type(value).__name__}`")
     return Walk(leaves, sorted(set(exceeded)))

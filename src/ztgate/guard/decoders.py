@@ -15,22 +15,20 @@ import binascii
 import html
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
 
-import re2
-
+from ztgate.guard._regex import Pattern, Spans
 from ztgate.guard.findings import Span
 
 MAX_BLOBS = 32
 MAX_DECODED = 65536
 MAX_DEPTH = 2
 
-_BASE64 = re2.compile(r"[A-Za-z0-9+/_-]{16,}={0,2}")
-_HEX = re2.compile(r"(?:[0-9A-Fa-f]{2}){12,}")
-_ENTITY = re2.compile(r"&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});")
-_PERCENT = re2.compile(r"%[0-9A-Fa-f]{2}")
-_ESCAPE = re2.compile(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})")
-_ESCAPE_RUN = re2.compile(r"(?:\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})|[\x20-\x5b\x5d-\x7e])+")
+_BASE64 = Pattern(r"[A-Za-z0-9+/_-]{16,}={0,2}")
+_HEX = Pattern(r"(?:[0-9A-Fa-f]{2}){12,}")
+_ENTITY = Pattern(r"&#(?:[0-9]{1,7}|[xX][0-9A-Fa-f]{1,6});")
+_PERCENT = Pattern(r"%[0-9A-Fa-f]{2}")
+_ESCAPE = Pattern(r"\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})")
+_ESCAPE_RUN = Pattern(r"(?:\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4})|[\x20-\x5b\x5d-\x7e])+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,43 +67,70 @@ def _base64(token: str) -> str | None:
     return _text_like(raw)
 
 
-def _unescape(match: Any) -> str:
-    code = int(match.group()[2:], 16)
-    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
+def _unescape(run: str, escapes: list[Spans]) -> str:
+    """``run`` with every ``\\xNN``/``\\uNNNN`` escape at ``escapes`` replaced by its
+    character (a lone surrogate becomes U+FFFD: it is not text)."""
+    pieces: list[str] = []
+    cursor = 0
+    for spans in escapes:
+        start, end = spans[0]
+        code = int(run[start + 2 : end], 16)
+        pieces.append(run[cursor:start])
+        pieces.append("\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code))
+        cursor = end
+    pieces.append(run[cursor:])
+    return "".join(pieces)
+
+
+_SHORTEST_BLOB = 16
+
+
+def may_decode(text: str) -> bool:
+    """A necessary condition for :func:`decode_layers` to find an encoded region (tag
+    characters aside), in a few string operations: ``False`` proves there is none.
+
+    Entities need ``&#``, percent-encoding ``%``, escapes a backslash; base64 and hex need
+    a run of 16 characters from ``[A-Za-z0-9+/_-]``, which holds no whitespace and so sits
+    inside one whitespace-separated word. A property test checks this against the decoder.
+    """
+    if "&#" in text or "%" in text or "\\" in text:
+        return True
+    return len(text) >= _SHORTEST_BLOB and max(map(len, text.split()), default=0) >= _SHORTEST_BLOB
 
 
 def _decode_once(text: str) -> list[Decoded]:
     found: list[Decoded] = []
     # Hex runs are a subset of the base64 alphabet, so one pass finds both.
-    for match in _BASE64.finditer(text):
-        token = match.group()
+    for spans in _BASE64.all_spans(text):
+        start, end = spans[0]
+        token = text[start:end]
         if token.isalpha() or token.isdigit():
             continue  # long words and numbers are not base64 worth decoding
-        hex_run = _HEX.fullmatch(token)
-        if hex_run is not None:
+        if _HEX.fullmatch(token):
             kind, decoded = "hex", _text_like(bytes.fromhex(token))
         else:
             kind, decoded = "base64", _base64(token)
         if decoded is not None:
-            found.append(Decoded(kind, Span(*match.span()), decoded))
+            found.append(Decoded(kind, Span(start, end), decoded))
         if len(found) >= MAX_BLOBS:
             return found
-    if "&#" in text:
-        entities = _ENTITY.findall(text)
-        if len(entities) >= 4:
-            found.append(Decoded("html_entities", Span(0, len(text)), html.unescape(text)))
-    if "%" in text and len(_PERCENT.findall(text)) >= 3:
-        decoded = urllib.parse.unquote(text)
-        letters = sum(1 for esc in _PERCENT.findall(text) if chr(int(esc[1:], 16)).isalnum())
-        if letters >= 3:
-            found.append(Decoded("url_encoding", Span(0, len(text)), decoded))
-    if "\\" in text and len(_ESCAPE.findall(text)) >= 4:
-        for match in _ESCAPE_RUN.finditer(text):
-            run = match.group()
-            if len(_ESCAPE.findall(run)) < 4:
+    if "&#" in text and _ENTITY.count(text) >= 4:
+        found.append(Decoded("html_entities", Span(0, len(text)), html.unescape(text)))
+    if "%" in text:
+        percents = [text[s + 1 : e] for (s, e), *_ in _PERCENT.all_spans(text)]
+        if len(percents) >= 3:
+            decoded = urllib.parse.unquote(text)
+            letters = sum(1 for esc in percents if chr(int(esc, 16)).isalnum())
+            if letters >= 3:
+                found.append(Decoded("url_encoding", Span(0, len(text)), decoded))
+    if "\\" in text and _ESCAPE.count(text) >= 4:
+        for spans in _ESCAPE_RUN.all_spans(text):
+            start, end = spans[0]
+            run = text[start:end]
+            escapes = _ESCAPE.all_spans(run)
+            if len(escapes) < 4:
                 continue
-            decoded = _ESCAPE.sub(_unescape, run)
-            found.append(Decoded("escapes", Span(*match.span()), decoded))
+            found.append(Decoded("escapes", Span(start, end), _unescape(run, escapes)))
     return found[:MAX_BLOBS]
 
 

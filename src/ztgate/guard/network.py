@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 
-import re2
-
 from ztgate.core.canon.path import path_interpretations
 from ztgate.core.canon.url import (
     AddressClass,
@@ -20,17 +18,18 @@ from ztgate.core.canon.url import (
     parse_url,
 )
 from ztgate.errors import CanonicalizationError
+from ztgate.guard._regex import Pattern
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
 MAX_CANDIDATES = 64
 
-_URL = re2.compile(r"(?i:\b[a-z][a-z0-9+.-]{1,15}://[^\s\"'<>`]+)")
-_PATHISH = re2.compile(r"(?:[A-Za-z]:)?[^\s\"'<>|;&,()`=]*[/\\][^\s\"'<>|;&,()`]*")
-_TRAVERSAL = re2.compile(
+_URL = Pattern(r"(?i:\b[a-z][a-z0-9+.-]{1,15}://[^\s\"'<>`]+)")
+_PATHISH = Pattern(r"(?:[A-Za-z]:)?[^\s\"'<>|;&,()`=]*[/\\][^\s\"'<>|;&,()`]*")
+_TRAVERSAL = Pattern(
     r"(?i:(?:\.|%2e|%252e|%c0%ae|%u002e){2}(?:/|\\|%2f|%5c|%252f|%255c|%c0%af|%u2215))"
 )
 _SENSITIVE_ROOTS = ("/etc", "/proc", "/sys", "/root", "/dev", "/boot", "/var/run/secrets")
-_SENSITIVE_NAMES = re2.compile(
+_SENSITIVE_NAMES = Pattern(
     r"(?:^|/)(?:\.ssh|\.aws|\.gnupg|\.kube|\.docker|\.netrc|\.git-credentials|\.env|"
     r"\.npmrc|\.pypirc|id_rsa|id_ed25519|id_ecdsa|\.bash_history)(?:$|/)"
 )
@@ -56,11 +55,10 @@ def scan_urls(text: str) -> list[Finding]:
     """URLs that point inside the perimeter (metadata, loopback, private ...) or use a
     scheme that reaches local resources, plus URLs too malformed to judge."""
     findings: list[Finding] = []
-    for count, match in enumerate(_URL.finditer(text)):
-        if count >= MAX_CANDIDATES:
-            break
-        raw = match.group().rstrip(".,;:!?)]}")
-        span = Span(match.start(), match.start() + len(raw))
+    for spans in _URL.all_spans(text, MAX_CANDIDATES):
+        start, end = spans[0]
+        raw = text[start:end].rstrip(".,;:!?)]}")
+        span = Span(start, start + len(raw))
         scheme = raw.split(":", 1)[0].lower()
         if scheme in _DANGEROUS_SCHEMES:
             findings.append(_ssrf("dangerous_scheme", Severity.HIGH, span, f"`{scheme}` URL"))
@@ -87,6 +85,12 @@ def scan_urls(text: str) -> list[Finding]:
 
 def scan_address(value: str) -> list[Finding]:
     """A bare host or IP argument (``{"host": "169.254.169.254"}``) judged like a URL."""
+    if "." not in value and ":" not in value:
+        # Without a dot or colon only "localhost" or a bare number can be an address (the
+        # same test as below, answered before any other work).
+        bare = value.strip()
+        if not bare.isdigit() and bare.lower() != "localhost":
+            return []
     candidate = value.strip()
     if not candidate or len(candidate) > 255 or any(c.isspace() for c in candidate):
         return []
@@ -130,20 +134,18 @@ def _path_finding(kind: str, severity: Severity, span: Span, detail: str) -> Fin
 def scan_paths(text: str) -> list[Finding]:
     """Traversal sequences (``../``, encoded or not) and paths into sensitive locations."""
     findings: list[Finding] = []
-    for match in _TRAVERSAL.finditer(text):
+    first = _TRAVERSAL.first(text)
+    if first is not None:
+        # One is enough: every traversal in a string calls for the same action.
         findings.append(
-            _path_finding(
-                "traversal", Severity.HIGH, Span(*match.span()), "parent-directory traversal"
-            )
+            _path_finding("traversal", Severity.HIGH, Span(*first[0]), "parent-directory traversal")
         )
-        break  # one is enough: every traversal in a string calls for the same action
-    for count, match in enumerate(_PATHISH.finditer(text)):
-        if count >= MAX_CANDIDATES:
-            break
-        token = match.group()
+    for spans in _PATHISH.all_spans(text, MAX_CANDIDATES):
+        start, end = spans[0]
+        token = text[start:end]
         if "://" in token or (("." in token or "%" in token) and _TRAVERSAL.search(token)):
             continue  # URLs are judged by scan_urls, traversal above
-        span = Span(*match.span())
+        span = Span(start, end)
         if token.endswith(("/..", "\\..")):
             findings.append(
                 _path_finding("traversal", Severity.HIGH, span, "parent-directory traversal")

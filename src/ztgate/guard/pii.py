@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 
-import re2
-
 from ztgate.guard._checks import card_brand, iban_ok, luhn_ok, ssn_ok
+from ztgate.guard._regex import Pattern, which
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -32,9 +31,11 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"|\+[1-9][0-9]{7,14}\b",
     ),
 )
-_COMBINED = re2.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS))
-_GROUP = dict(_COMBINED.groupindex)  # the wrapper rebuilds this dict on every access
-_TOP_GROUPS = tuple((_GROUP[name], name) for name, _ in _PATTERNS)
+_COMBINED = Pattern("|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS))
+_GROUP = _COMBINED.groupindex
+_TOP_GROUPS = tuple(_GROUP[name] for name, _ in _PATTERNS)
+_NAMES = tuple(name for name, _ in _PATTERNS)
+_SSN_GROUPS = (_GROUP["ssn_a"], _GROUP["ssn_g"], _GROUP["ssn_s"])
 
 # Card numbers written with separators must use a real grouping, otherwise long runs of
 # digit groups (UUID fragments, version strings, tables) would be considered.
@@ -105,9 +106,7 @@ def _card(text: str, start: int, end: int) -> Finding | None:
     return None
 
 
-_DATE = re2.compile(
-    r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}"
-)
+_DATE = Pattern(r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}")
 
 
 def _phone(text: str, start: int, end: int) -> Finding | None:
@@ -140,12 +139,32 @@ def _ip(text: str, start: int, end: int, kind: str) -> Finding | None:
     return _finding("ip_address", start, end, 0.8, f"IPv{address.version} address")
 
 
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def may_contain_pii(text: str) -> bool:
+    """A necessary condition for :func:`scan_pii` to find anything, in a few string
+    operations: ``False`` proves there is nothing to find, ``True`` proves nothing.
+
+    E-mail needs ``@`` and IPv6 ``:``. Everything else is validated on its ASCII digits
+    (the patterns' ``[0-9]``): a phone has at least 8 (international) or 10, an SSN 9, a card
+    13, an IPv4 address 4 and dots, and an IBAN two check digits in at least 15 characters.
+    A property test checks this against the scanner.
+    """
+    if "@" in text or ":" in text:
+        return True
+    digits = len(text) - len(text.translate(_NO_DIGITS))
+    if digits >= 8:
+        return True
+    return (digits >= 4 and "." in text) or (digits >= 2 and len(text) >= 15)
+
+
 def scan_pii(text: str) -> list[Finding]:
     """Find personal data in ``text``; spans and redactions index into ``text`` itself."""
     findings: list[Finding] = []
-    for match in _COMBINED.finditer(text):
-        name = next(n for group, n in _TOP_GROUPS if match.start(group) >= 0)
-        start, end = match.span()
+    for spans in _COMBINED.all_spans(text):
+        name = _NAMES[which(spans, _TOP_GROUPS)]
+        start, end = spans[0]
         found: Finding | None = None
         if name == "email":
             found = _finding("email", start, end, 0.95, "e-mail address")
@@ -154,7 +173,7 @@ def scan_pii(text: str) -> list[Finding]:
             if iban_ok(compact):
                 found = _finding("iban", start, end, 0.97, f"IBAN ({compact[:2]})")
         elif name == "ssn":
-            area, group, serial = (match.group(_GROUP[g]) for g in ("ssn_a", "ssn_g", "ssn_s"))
+            area, group, serial = (text[slice(*spans[g])] for g in _SSN_GROUPS)
             if ssn_ok(area, group, serial) and not _hexish_neighbour(text, start, end):
                 found = _finding("us_ssn", start, end, 0.85, "US social security number")
         elif name == "credit_card":

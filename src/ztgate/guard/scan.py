@@ -20,22 +20,22 @@ per character.
 
 from __future__ import annotations
 
-import re
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ztgate.guard.commands import scan_command
 from ztgate.guard.content import Leaf, Limits, walk
-from ztgate.guard.decoders import Decoded, decode_layers
+from ztgate.guard.decoders import Decoded, decode_layers, may_decode
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 from ztgate.guard.fold import fold
 from ztgate.guard.injection.detector import InjectionAssessment, assess_folded
 from ztgate.guard.injection.model import InjectionModel, default_model
 from ztgate.guard.network import scan_address, scan_paths, scan_urls
-from ztgate.guard.pii import scan_pii
+from ztgate.guard.pii import may_contain_pii, scan_pii
 from ztgate.guard.redact import redact_content
-from ztgate.guard.secrets import scan_secrets
+from ztgate.guard.secrets import may_contain_secret, scan_secrets
 from ztgate.guard.view import TextView, build_view
 
 DEFAULT_LIMITS = Limits()
@@ -118,10 +118,32 @@ class ScanResult:
         }
 
 
-def _mapped(finding: Finding, view: TextView, path: str, layer: Decoded | None) -> Finding:
-    """Re-locate a finding made on view (or decoded) text onto the original string."""
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A profile's checks as flags, looked up once per scan instead of set tests per leaf."""
+
+    injection: bool
+    secrets: bool
+    pii: bool
+    commands: bool
+    urls: bool
+    paths: bool
+
+
+_PLANS: dict[str, tuple[Profile, _Plan]] = {
+    profile.value: (
+        profile,
+        _Plan(*(check in PROFILE_CHECKS[profile] for check in Check)),
+    )
+    for profile in Profile
+}
+
+
+def _mapped(finding: Finding, view: TextView | None, path: str, layer: Decoded | None) -> Finding:
+    """Re-locate a finding made on view (or decoded) text onto the original string
+    (``view`` is ``None`` when the view is the original, index for index)."""
     if layer is not None:
-        layer_span = view.to_original(layer.span)
+        layer_span = view.to_original(layer.span) if view is not None else layer.span
         return Finding(
             type=finding.type,
             kind=finding.kind,
@@ -132,6 +154,8 @@ def _mapped(finding: Finding, view: TextView, path: str, layer: Decoded | None) 
             path=path,
             detail=f"{finding.detail} (inside {layer.kind.replace('_', ' ')})",
         )
+    if view is None:
+        return finding.at(path)
     span = view.to_original(finding.span) if finding.span else None
     redaction = view.to_original(finding.redaction) if finding.redaction else None
     return Finding(
@@ -170,21 +194,53 @@ def _hidden(view: TextView, path: str) -> list[Finding]:
     return findings
 
 
-# Cheap single-character-class pre-checks (linear, no backtracking) that let a scanner be
-# skipped when its pattern cannot possibly match: most strings in structured content are
-# short identifiers, names and numbers.
-_PII_HINT = re.compile(r"[0-9@:]")
-_PATH_HINT = re.compile(r"[/\\%]|\.\.")
+def _may_hold_path(text: str) -> bool:
+    """Every traversal or path candidate has a slash, backslash, ``%`` or ``..``."""
+    return "/" in text or "\\" in text or "%" in text or ".." in text
 
 
-def _scan_leaf(
-    leaf: Leaf, checks: frozenset[Check]
-) -> tuple[list[Finding], TextView, list[Decoded]]:
-    view = build_view(leaf.text)
-    findings = _hidden(view, leaf.path)
+def _detect(text: str, plan: _Plan, is_number: bool, top: bool) -> list[Finding]:
+    """The detectors of ``plan`` on one text (the view of a leaf, or a decoded layer),
+    each skipped when its cheap necessary condition proves it would find nothing."""
+    found: list[Finding] = []
+    if plan.secrets and len(text) >= 8 and may_contain_secret(text):
+        found.extend(scan_secrets(text))
+    if plan.pii and may_contain_pii(text):
+        found.extend(scan_pii(text))
+    if is_number:
+        return found
+    if plan.commands:
+        found.extend(scan_command(text))
+    if plan.urls:
+        if "://" in text:
+            found.extend(scan_urls(text))
+        if top:
+            found.extend(scan_address(text))
+    if plan.paths and _may_hold_path(text):
+        found.extend(scan_paths(text))
+    return found
+
+
+def _scan_leaf(leaf: Leaf, plan: _Plan) -> tuple[list[Finding], str, list[Decoded]]:
+    """Findings of one leaf (located in the original string), its view text and the
+    layers decoded from it."""
+    text = leaf.text
+    path = leaf.path
+    findings: list[Finding]
+    view: TextView | None
+    if text.isascii() and text.isprintable():
+        # Printable ASCII (most arguments and fields): nothing is hidden and NFKC changes
+        # nothing, so the view is the text itself and there is no offset map to consult.
+        view, view_text, tag_text, findings = None, text, "", []
+    else:
+        view = build_view(text)
+        view_text, tag_text = view.text, view.tag_text
+        findings = _hidden(view, path) if view.invisible or view.surrogates else []
+        if view.offsets is None:
+            view = None
     layers = (
-        decode_layers(view.text, view.tag_text)
-        if not leaf.is_number and (len(view.text) >= 16 or view.tag_text)
+        decode_layers(view_text, tag_text)
+        if not leaf.is_number and (tag_text or (len(view_text) >= 16 and may_decode(view_text)))
         else []
     )
     for decoded in layers:
@@ -196,32 +252,61 @@ def _scan_leaf(
                 kind=decoded.kind,
                 severity=Severity.LOW,
                 confidence=0.9,
-                span=view.to_original(decoded.span),
-                path=leaf.path,
+                span=view.to_original(decoded.span) if view is not None else decoded.span,
+                path=path,
                 detail=f"{len(decoded.text)} characters of {decoded.kind.replace('_', ' ')} text",
             )
         )
     if leaf.is_key:
-        return findings, view, layers
-    sources: list[tuple[str, Decoded | None]] = [(view.text, None)]
-    sources.extend((layer.text, layer) for layer in layers)
-    for text, layer in sources:
-        if Check.SECRETS in checks and len(text) >= 8:
-            findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_secrets(text))
-        if Check.PII in checks and _PII_HINT.search(text):
-            findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_pii(text))
-        if leaf.is_number:
-            continue
-        if Check.COMMANDS in checks:
-            findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_command(text))
-        if Check.URLS in checks:
-            if "://" in text:
-                findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_urls(text))
-            if layer is None:
-                findings.extend(_mapped(f, view, leaf.path, None) for f in scan_address(text))
-        if Check.PATHS in checks and _PATH_HINT.search(text):
-            findings.extend(_mapped(f, view, leaf.path, layer) for f in scan_paths(text))
-    return findings, view, layers
+        return findings, view_text, layers
+    found = _detect(view_text, plan, leaf.is_number, True)
+    if found:
+        findings.extend(_mapped(f, view, path, None) for f in found)
+    for layer in layers:
+        found = _detect(layer.text, plan, leaf.is_number, False)
+        if found:
+            findings.extend(_mapped(f, view, path, layer) for f in found)
+    return findings, view_text, layers
+
+
+# Injection assessments of short texts are remembered: the model is a pure function of
+# the folded text, and tool calls repeat the same small argument documents (the same
+# account, the same query) far more often than outputs repeat. Long texts (tool outputs,
+# documents) are always scored afresh, so the memory stays small: at most
+# _MEMO_ENTRIES texts of at most _MEMO_MAX_CHARS characters per model.
+_MEMO_MAX_CHARS = 512
+_MEMO_ENTRIES = 4096
+_MEMO_MODELS = 4
+
+
+class _Assessor:
+    """``assess_folded`` for one model, with a bounded memo for short texts."""
+
+    def __init__(self, model: InjectionModel) -> None:
+        self.model = model
+        self.remembered = functools.lru_cache(maxsize=_MEMO_ENTRIES)(self._assess)
+
+    def _assess(self, folded: str, layer: str) -> InjectionAssessment:
+        return assess_folded(folded, layer, self.model)
+
+    def __call__(self, folded: str, layer: str) -> InjectionAssessment:
+        if len(folded) <= _MEMO_MAX_CHARS:
+            return self.remembered(folded, layer)
+        return assess_folded(folded, layer, self.model)
+
+
+# Keyed by id(model); each assessor holds its model, so an id cannot be reused while its
+# entry exists. A handful of models at most (the shipped one, a test's own).
+_ASSESSORS: dict[int, _Assessor] = {}
+
+
+def _assessor(model: InjectionModel) -> _Assessor:
+    found = _ASSESSORS.get(id(model))
+    if found is None or found.model is not model:
+        if len(_ASSESSORS) >= _MEMO_MODELS:
+            _ASSESSORS.clear()
+        found = _ASSESSORS[id(model)] = _Assessor(model)
+    return found
 
 
 def _piece_at(pieces: list[tuple[str, int]], offset: int) -> str:
@@ -254,8 +339,11 @@ def scan(
     injection_threshold: float | None = None,
 ) -> ScanResult:
     """Run ``profile``'s scanners over ``content`` (a string or JSON-like value)."""
-    active_profile = Profile(profile)
-    checks = PROFILE_CHECKS[active_profile]
+    planned = _PLANS.get(profile) if isinstance(profile, str) else None
+    if planned is None:
+        active = Profile(profile)  # raises ValueError for an unknown profile
+        planned = _PLANS[active.value]
+    active_profile, plan = planned
     active_model = model or default_model()
     threshold = active_model.threshold if injection_threshold is None else injection_threshold
     walked = walk(content, limits)
@@ -273,26 +361,28 @@ def scan(
         )
     # Every string is folded and the strings are scored as one document (one model pass,
     # however many small fields the content has); decoded layers are scored on their own.
+    assess = _assessor(active_model)
     pieces: list[tuple[str, int]] = []  # (path, start offset in the document)
     folded_parts: list[str] = []
     cursor = 0
     best: InjectionAssessment | None = None
     best_path = "$"
     for leaf in walked.leaves:
-        leaf_findings, view, layers = _scan_leaf(leaf, checks)
-        findings.extend(leaf_findings)
-        if Check.INJECTION not in checks or leaf.is_number:
+        leaf_findings, view_text, layers = _scan_leaf(leaf, plan)
+        if leaf_findings:
+            findings.extend(leaf_findings)
+        if not plan.injection or leaf.is_number:
             continue
-        folded = fold(view.text)
+        folded = fold(view_text)
         pieces.append((leaf.path, cursor))
         folded_parts.append(folded)
         cursor += len(folded) + 1
         for layer in layers:
-            candidate = assess_folded(fold(layer.text), layer.kind, active_model)
+            candidate = assess(fold(layer.text), layer.kind)
             if best is None or candidate.score > best.score:
                 best, best_path = candidate, leaf.path
     if folded_parts:
-        document = assess_folded(" ".join(folded_parts), "text", active_model)
+        document = assess(" ".join(folded_parts), "text")
         if best is None or document.score >= best.score:
             anchor = document.rules[0].start if document.rules else sum(document.window) // 2
             best, best_path = document, _piece_at(pieces, anchor)

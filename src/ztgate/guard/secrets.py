@@ -17,9 +17,8 @@ import binascii
 import json
 from dataclasses import dataclass
 
-import re2
-
 from ztgate.guard._checks import shannon_entropy
+from ztgate.guard._regex import Pattern, which
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
 
@@ -109,10 +108,8 @@ _FORMATS: tuple[_Format, ...] = (
     ),
 )
 
-_COMBINED = re2.compile(
-    "|".join(f"(?P<g{i}>{fmt.pattern})" for i, fmt in enumerate(_FORMATS)),
-)
-_GROUP_INDEX = dict(_COMBINED.groupindex)  # the wrapper rebuilds this dict on every access
+_COMBINED = Pattern("|".join(f"(?P<g{i}>{fmt.pattern})" for i, fmt in enumerate(_FORMATS)))
+_GROUP_INDEX = _COMBINED.groupindex
 _TOP_GROUPS = tuple(_GROUP_INDEX[f"g{i}"] for i in range(len(_FORMATS)))
 _VALUE_GROUPS: tuple[int | None, ...] = tuple(
     _GROUP_INDEX[f"{fmt.kind}__v"] if f"(?P<{fmt.kind}__v>" in fmt.pattern else None
@@ -120,9 +117,9 @@ _VALUE_GROUPS: tuple[int | None, ...] = tuple(
 )
 
 # Candidates for the entropy detector: long runs of base64/base64url/hex-ish characters.
-_CANDIDATE = re2.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
-_HEX = re2.compile(r"(?i:[0-9a-f]{16,})")
-_UUID = re2.compile(r"(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
+_CANDIDATE = Pattern(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+_HEX = Pattern(r"(?i:[0-9a-f]{16,})")
+_UUID = Pattern(r"(?i:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})")
 _PLACEHOLDER_VALUES = frozenset(
     {"password", "changeme", "example", "xxxxxx", "********", "redacted", "placeholder", "none"}
 )
@@ -173,16 +170,35 @@ def _looks_random(token: str) -> bool:
     return shannon_entropy(core) >= threshold and not _decodes_to_text(core)
 
 
+_SHORTEST_RUN = 11
+
+
+def may_contain_secret(text: str) -> bool:
+    """A necessary condition for :func:`scan_secrets` to find anything, in a few string
+    operations: ``False`` proves there is nothing to find, ``True`` proves nothing.
+
+    Every known format either contains ``:`` or ``=`` (assignments, headers, connection
+    strings, URLs, ``AccountKey=``) or ``-----`` (key blocks), or holds a run of at least
+    11 characters from ``[A-Za-z0-9_+/-]`` (the shortest, a JWT, is ``eyJ`` plus 8), and the
+    entropy detector needs a run of 24. None of those characters is whitespace, so such a
+    run sits inside one whitespace-separated word. A property test checks this against
+    the scanner.
+    """
+    if ":" in text or "=" in text or "-----" in text:
+        return True
+    return len(text) >= _SHORTEST_RUN and max(map(len, text.split()), default=0) >= _SHORTEST_RUN
+
+
 def scan_secrets(text: str) -> list[Finding]:
     """Find credentials in ``text``; spans and redactions index into ``text`` itself."""
     findings: list[Finding] = []
     covered: list[tuple[int, int]] = []
-    for match in _COMBINED.finditer(text):
-        index = next(i for i, group in enumerate(_TOP_GROUPS) if match.start(group) >= 0)
+    for spans in _COMBINED.all_spans(text):
+        index = which(spans, _TOP_GROUPS)
         fmt = _FORMATS[index]
-        start, end = match.span()
+        start, end = spans[0]
         value_group = _VALUE_GROUPS[index]
-        red_start, red_end = match.span(value_group) if value_group is not None else (start, end)
+        red_start, red_end = spans[value_group] if value_group is not None else (start, end)
         value = text[red_start:red_end]
         if fmt.kind == "jwt" and not _jwt_header_ok(value):
             continue
@@ -202,11 +218,11 @@ def scan_secrets(text: str) -> list[Finding]:
                 detail=f"{fmt.kind.replace('_', ' ')} ({red_end - red_start} characters)",
             )
         )
-    for match in _CANDIDATE.finditer(text):
-        start, end = match.span()
+    for spans in _CANDIDATE.all_spans(text):
+        start, end = spans[0]
         if any(s < end and start < e for s, e in covered):
             continue
-        if _looks_random(match.group()):
+        if _looks_random(text[start:end]):
             findings.append(
                 Finding(
                     type=FindingType.SECRET,

@@ -13,9 +13,16 @@ which does not matter for detection.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from ztgate.core.canon.text import InvisibleChar, decode_tag_characters, find_invisible, normalize
+from ztgate.core.canon.text import (
+    InvisibleChar,
+    decode_tag_characters,
+    find_invisible,
+    has_invisible,
+    normalize,
+)
 from ztgate.guard.findings import Span
 
 
@@ -41,29 +48,48 @@ class TextView:
         return Span(start, max(start, end))
 
 
+# A character that is not ASCII: the only kind NFKC can change or that can be a surrogate.
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 def build_view(original: str) -> TextView:
     """Strip invisible characters and apply NFKC per character, remembering offsets."""
-    if original.isascii() and original.isprintable():
+    if original.isascii() and (original.isprintable() or not has_invisible(original)):
         return TextView(original, original, None, (), "")
     invisible = tuple(find_invisible(original))
-    if not invisible and original.isascii():
-        return TextView(original, original, None, (), "")
+    # Only hidden characters and non-ASCII characters change; ASCII runs between them are
+    # copied as they are, so mostly-ASCII text costs a few slices rather than a Python step
+    # per character.
+    special = sorted(
+        {item.index for item in invisible}.union(
+            match.start() for match in _NON_ASCII.finditer(original)
+        )
+    )
     hidden = {item.index for item in invisible}
     parts: list[str] = []
     offsets: list[int] = []
     surrogates: list[int] = []
-    for index, ch in enumerate(original):
+    cursor = 0
+    for index in special:
+        if cursor < index:
+            parts.append(original[cursor:index])
+            offsets.extend(range(cursor, index))
+        cursor = index + 1
         if index in hidden:
             continue
+        ch = original[index]
         if "\ud800" <= ch <= "\udfff":
             # A lone surrogate (possible in JSON escapes) is not text: it cannot be encoded,
             # so detectors see U+FFFD and the scan reports it.
             surrogates.append(index)
             folded = "\ufffd"
         else:
-            folded = ch if ch.isascii() else normalize(ch)
+            folded = normalize(ch)
         parts.append(folded)
         offsets.extend([index] * len(folded))
+    if cursor < len(original):
+        parts.append(original[cursor:])
+        offsets.extend(range(cursor, len(original)))
     text = "".join(parts)
     tag_text = decode_tag_characters(original) if invisible else ""
     return TextView(original, text, tuple(offsets), invisible, tag_text, tuple(surrogates))
