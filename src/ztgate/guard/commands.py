@@ -309,6 +309,41 @@ def _process_substitution_download(command: str) -> bool:
     return False
 
 
+# For the pre-check below: each ASCII byte mapped to itself lowercased if it can be part
+# of a program name ([A-Za-z0-9_-]), to NUL if it is one of the marks `_INTERESTING` also
+# looks for (quotes, backslash, ``$`` of substitution, ``:`` of a fork bomb), else to a
+# space. One C-level pass over the bytes then answers every question.
+_MARK_CHARS = "`'\"\\$:"
+_WORDS_TABLE = bytes(
+    0
+    if chr(b) in _MARK_CHARS
+    else ord(chr(b).lower())
+    if b < 128 and (chr(b).isalnum() or chr(b) in "_-")
+    else 32
+    for b in range(256)
+)
+# Every judged name but the ``python[0-9.]*`` pattern, which is tested as a substring.
+_NAME_SET = frozenset(
+    name.encode("ascii") for name in _JUDGED_NAMES.split("|") if not name.startswith("python")
+)
+
+
+def may_be_command(text: str) -> bool:
+    """A necessary condition for :func:`scan_command` to find anything, for ASCII text in a
+    few string operations (any other text answers ``True``): ``False`` proves nothing
+    would be parsed. It mirrors ``_INTERESTING``: a mark (quote, backslash, ``$``, ``:``,
+    ``/dev/``), or a word (a run of ``[A-Za-z0-9_-]``) that is a judged program name in
+    any case (``python`` with any suffix, conservatively). A property test checks it
+    against the pattern.
+    """
+    if not text.isascii() or "/dev/" in text:
+        return True
+    mapped = text.encode("ascii").translate(_WORDS_TABLE)
+    if b"\0" in mapped or b"python" in mapped:
+        return True
+    return not _NAME_SET.isdisjoint(mapped.split())
+
+
 def _worth_parsing(text: str) -> bool:
     """Cheap pre-check: parse only text that names a program we judge, or that uses
     quoting, escapes or substitution (which could assemble such a name: ``r''m``)."""

@@ -21,11 +21,12 @@ per character.
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ztgate.guard.commands import scan_command
+from ztgate.guard.commands import may_be_command, scan_command
 from ztgate.guard.content import Leaf, Limits, walk
 from ztgate.guard.decoders import Decoded, decode_layers, may_decode
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
@@ -269,6 +270,90 @@ def _scan_leaf(leaf: Leaf, plan: _Plan) -> tuple[list[Finding], str, list[Decode
     return findings, view_text, layers
 
 
+# The quick path: a flat dict of short, printable-ASCII strings and plain numbers (the
+# shape of most tool calls) whose every leaf is proved finding-free by the detectors'
+# necessary conditions. Such content has no findings besides a possible injection, so
+# it is scored as one folded document without walking, viewing or decoding; a positive
+# injection verdict (rare) is recomputed by the full path, which locates it.
+_QUICK_MAX_ITEMS = 32
+#: Tests switch the quick path off to compare it with the full path.
+_QUICK = True
+
+
+def _quiet_key(key: str) -> bool:
+    """A printable-ASCII key with nothing to decode (keys are only checked for hidden or
+    encoded text)."""
+    return key.isascii() and key.isprintable() and not (len(key) >= 16 and may_decode(key))
+
+
+def _quiet_text(text: str, plan: _Plan) -> bool:
+    """Whether every detector of ``plan`` provably finds nothing in a string value.
+
+    The tests are those of :func:`may_decode`, :func:`may_contain_secret`,
+    :func:`may_contain_pii` and :func:`may_be_command`, sharing one split of the text.
+    """
+    if not (text.isascii() and text.isprintable()):
+        return False  # hidden or non-ASCII characters: the full path builds a view
+    size = len(text)
+    if "%" in text or "\\" in text or "&#" in text:
+        return False  # may decode (percent-encoding is also a path hint)
+    if size >= 11:
+        longest = max(map(len, text.split()), default=0)
+        if longest >= 16 or (plan.secrets and longest >= 11):
+            return False  # a base64/hex blob or a credential-length run
+    if plan.secrets and size >= 8 and (":" in text or "=" in text or "-----" in text):
+        return False
+    if plan.pii and may_contain_pii(text):
+        return False
+    if plan.paths and ("/" in text or ".." in text):
+        return False
+    if plan.urls and ("://" in text or scan_address(text)):
+        return False
+    return not (plan.commands and may_be_command(text))
+
+
+def _quiet_number(text: str, plan: _Plan) -> bool:
+    """Whether the secret and PII detectors (the only ones numbers get) find nothing."""
+    if plan.secrets and len(text) >= 8 and may_contain_secret(text):
+        return False
+    return not (plan.pii and may_contain_pii(text))
+
+
+def _quiet_parts(content: dict[Any, Any], plan: _Plan, limits: Limits) -> list[str] | None:
+    """The folded strings of a flat dict in walk order (key, value, key, value ...), or
+    ``None`` when the content needs the full path: nested values, a cap it could reach,
+    a non-string key, or any leaf a detector might flag."""
+    if (
+        len(content) > _QUICK_MAX_ITEMS
+        or limits.max_depth < 1
+        or 1 + 2 * len(content) > limits.max_nodes
+    ):
+        return None
+    parts: list[str] = []
+    total = 0
+    for key, value in content.items():
+        if type(key) is not str or not _quiet_key(key):
+            return None
+        total += len(key)
+        parts.append(fold(key))
+        kind = type(value)
+        if kind is str:
+            if not _quiet_text(value, plan):
+                return None
+            total += len(value)
+            parts.append(fold(value))
+        elif kind is int or (kind is float and math.isfinite(value)):
+            number = repr(value)
+            if not _quiet_number(number, plan):
+                return None
+            total += len(number)
+        elif not (value is None or kind is bool or kind is float):
+            return None  # containers and anything else: the full path walks (or refuses) it
+    if total >= limits.max_chars:
+        return None  # the walk would report a cap: let it
+    return parts
+
+
 # Injection assessments of short texts are remembered: the model is a pure function of
 # the folded text, and tool calls repeat the same small argument documents (the same
 # account, the same query) far more often than outputs repeat. Long texts (tool outputs,
@@ -346,6 +431,23 @@ def scan(
     active_profile, plan = planned
     active_model = model or default_model()
     threshold = active_model.threshold if injection_threshold is None else injection_threshold
+    assess = _assessor(active_model)
+    if type(content) is dict and _QUICK:
+        parts = _quiet_parts(content, plan, limits)
+        if parts is not None:
+            quiet = assess(" ".join(parts), "text") if plan.injection and parts else None
+            quiet_score = quiet.score if quiet is not None else 0.0
+            if quiet_score < threshold:
+                return ScanResult(
+                    profile=active_profile,
+                    findings=(),
+                    redacted=content,
+                    injection_score=quiet_score,
+                    injection=False,
+                    threshold=threshold,
+                    assessment=quiet,
+                    content=content,
+                )
     walked = walk(content, limits)
     findings: list[Finding] = []
     if walked.exceeded:
@@ -361,7 +463,6 @@ def scan(
         )
     # Every string is folded and the strings are scored as one document (one model pass,
     # however many small fields the content has); decoded layers are scored on their own.
-    assess = _assessor(active_model)
     pieces: list[tuple[str, int]] = []  # (path, start offset in the document)
     folded_parts: list[str] = []
     cursor = 0
