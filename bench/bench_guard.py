@@ -1,6 +1,7 @@
 """Guard micro-benchmarks: scan cost of a 1 KB tool output with the full ``tool_output``
-profile (target p50 <= 200 us), of tool arguments, and the shipped model's size (target
-<= 5 MB). Run by ``make bench`` through the bench harness, or alone with
+profile (target p50 <= 200 us), of tool arguments (a larger call, and the small call of
+``bench_service`` both repeated and never seen before), and the shipped model's size
+(target <= 5 MB). Run by ``make bench`` through the bench harness, or alone with
 ``python -m bench.bench_guard``."""
 
 from __future__ import annotations
@@ -47,6 +48,23 @@ _ARGUMENTS = {
 }
 
 
+# The tool call bench_service authorizes: a handful of short, plain arguments.
+_SMALL_ARGUMENTS = {"account": "AP-2291", "query": "open invoices for globex"}
+
+
+def _fresh_small() -> Callable[[], object]:
+    """The small call with a query never seen before on each call: the scanner remembers
+    injection scores of short argument documents, and this row measures the cost when it
+    cannot (the model runs every time)."""
+    counter = iter(range(1 << 62))
+
+    def call() -> object:
+        arguments = {"account": "AP-2291", "query": f"open invoices for globex {next(counter)}"}
+        return scan(arguments, "tool_arguments")
+
+    return call
+
+
 def _time(call: Callable[[], object], iterations: int) -> dict[str, float]:
     for _ in range(max(10, iterations // 10)):
         call()
@@ -91,6 +109,10 @@ def run(quick: bool) -> dict[str, Any]:
         "input_chars": len(text),
         "tool_output_1kb": _time(lambda: scan(text, "tool_output"), iterations),
         "tool_arguments_json": _time(lambda: scan(_ARGUMENTS, "tool_arguments"), iterations),
+        # The same small call every time (its injection score comes from the memo) ...
+        "tool_arguments_small": _time(lambda: scan(_SMALL_ARGUMENTS, "tool_arguments"), iterations),
+        # ... and a new one every time (the model scores it).
+        "tool_arguments_small_fresh": _time(_fresh_small(), iterations),
         "stages_1kb": {
             "view": _time(lambda: build_view(text), iterations),
             "secrets": _time(lambda: scan_secrets(view.text), iterations),
