@@ -45,10 +45,14 @@ class LifecycleKind(StrEnum):
     AUDIT_STARTED = "audit_started"
 
 
-def _utc(value: datetime) -> datetime:
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive time is refused (its zone would be a guess)."""
     if value.tzinfo is None:
         raise AuditError("event time must be timezone-aware")
     return value.astimezone(UTC)
+
+
+_utc = to_utc
 
 
 def format_time(value: datetime) -> str:
