@@ -14,7 +14,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -81,7 +81,7 @@ def _call(log: AuditLog, args: Any, findings: Any = (), **extra: Any) -> Any:
 
 
 @pytest.fixture
-def pair(make_log: Callable[..., AuditLog], tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def pair(make_log: Callable[..., AuditLog], tmp_path: Path) -> Callable[..., Any]:
     """Append the same inputs to a batched log and a strict one; return both events."""
 
     def append_both(args: Any, findings: Any = ()) -> tuple[str, str]:
@@ -97,7 +97,7 @@ def pair(make_log: Callable[..., AuditLog], tmp_path: Path) -> Iterator[Callable
         assert len(_events(tmp_path / "batched.db")) == len(before) + 1
         return _events(tmp_path / "batched.db")[-1], _events(tmp_path / "strict.db")[-1]
 
-    yield append_both
+    return append_both
 
 
 def test_mutating_the_callers_objects_after_append_does_not_change_the_record(
@@ -113,7 +113,8 @@ def test_mutating_the_callers_objects_after_append_does_not_change_the_record(
     # a 5 s window: the record is certainly still queued while we tamper with the objects
     log = make_log(durability="batched", batch_max_delay=5.0, redaction=REDACTION)
     receipt = _call(log, args, findings)
-    assert log.durable_seq == 0 and not receipt.sealed
+    assert log.durable_seq == 0
+    assert not receipt.sealed
     args["amount"] = 10_000
     args["note"] = "token=ghp_" + "x" * 36
     args["items"][0]["sku"] = "CHANGED-SKU"
@@ -129,7 +130,8 @@ def test_mutating_the_callers_objects_after_append_does_not_change_the_record(
     _call(strict, *pristine)
     strict.close()
     assert stored == _events(tmp_path / "strict.db")[0]
-    assert '"amount":40' in stored and '"n":1' in stored
+    assert '"amount":40' in stored
+    assert '"n":1' in stored
     for marker in ("CHANGED-SKU", "ADDED-ITEM", "LATE-KEY", "LATE-FINDING", "ghp_"):
         assert marker not in stored
 
@@ -215,7 +217,8 @@ def test_only_plain_inputs_take_the_deferred_path() -> None:
 
     plain = frozen()
     assert plain is not None
-    assert plain[2] == {"x": [1, {"y": 2.5}]} and plain[10] == ({"k": "v"},)
+    assert plain[2] == {"x": [1, {"y": 2.5}]}
+    assert plain[10] == ({"k": "v"},)
 
     class Str(str):
         pass
@@ -310,7 +313,8 @@ def test_receipt_hash_arrives_when_the_record_is_durable(
     started = time.monotonic()
     value = receipt.hash  # asks the writer not to wait out the 30 s window
     assert time.monotonic() - started < 10
-    assert log.durable_seq == 1 and receipt.sealed
+    assert log.durable_seq == 1
+    assert receipt.sealed
     log.close()
     backend = SQLiteBackend(tmp_path / "audit.db")
     stored = next(iter(backend.records()))
@@ -348,7 +352,8 @@ def test_a_full_queue_waits_then_refuses_and_recovers(tmp_path: Path, signer: Si
     acked += [_call(log, {"i": i}).seq for i in range(2, 6)]  # fills the queue (4)
     with pytest.raises(AuditError, match="queue is full"):
         _call(log, {"i": 6})
-    assert log.rejected == 1 and log.failure is None
+    assert log.rejected == 1
+    assert log.failure is None
     backend.gate.set()
     acked.append(_call(log, {"i": 7}).seq)  # waits for room, then goes through
     log.close()
@@ -358,7 +363,8 @@ def test_a_full_queue_waits_then_refuses_and_recovers(tmp_path: Path, signer: Si
         report = verify_backend(check, [signer.public_key])
     finally:
         check.close()
-    assert report.ok and report.records == 7
+    assert report.ok
+    assert report.records == 7
 
 
 def test_a_writer_failure_surfaces_and_every_later_call_fails(
@@ -397,4 +403,5 @@ def test_nan_arguments_are_recorded_the_same_way_in_both_modes(
 ) -> None:
     batched, strict = pair({"a": math.nan, "b": [math.inf], "c": {"password": "x"}})
     assert batched == strict
-    assert '"nan"' in batched and '"[redacted]"' in batched
+    assert '"nan"' in batched
+    assert '"[redacted]"' in batched
