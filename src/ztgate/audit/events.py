@@ -56,12 +56,13 @@ _utc = to_utc
 
 
 def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with microseconds and a ``Z``: one spelling, so hashes are stable."""
-    v = _utc(value)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
-        f"{v.second:02d}.{v.microsecond:06d}Z"
-    )
+    """RFC 3339 UTC with microseconds and a ``Z``: one spelling, so hashes are stable.
+
+    ``isoformat`` pads the year to four digits and, in UTC, always ends in ``+00:00``.
+    """
+    if value.tzinfo is not UTC:
+        value = to_utc(value)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _as_is(value: Any) -> Any:
