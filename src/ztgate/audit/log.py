@@ -600,9 +600,9 @@ class AuditLog:
                 if not self._pending:
                     self._flush_wanted = False
                 closing = self._closing
-                request = self._checkpoint_request if not self._pending else None
-                if request is not None:
-                    self._checkpoint_request = None
+                # checkpoint() flushed first, so this batch's head covers what it asked for
+                request = self._checkpoint_request
+                self._checkpoint_request = None
             if batch:
                 try:
                     records = self._seal_batch(batch)

@@ -232,7 +232,14 @@ class RedactionPolicy:
                 if verdict == "mask" or key.lower() in self.secret_keys:
                     out[key] = MASK
                     continue
-                out[key] = self._walk(item, child, depth + 1)
+                # the common leaves inline (same result as the recursive call, cheaper)
+                kind = type(item)
+                if kind is str:
+                    out[key] = self.redact_text(item)
+                elif kind is int or kind is bool or item is None:
+                    out[key] = item
+                else:
+                    out[key] = self._walk(item, child, depth + 1)
             return out
         if isinstance(value, list | tuple):
             items = []
