@@ -112,7 +112,7 @@ class AuditLog:
             raise UsageError(
                 "checkpoint_every, batch_max_records and batch_max_delay must be positive"
             )
-        max_pending = 16 * batch_max_records if batch_max_pending is None else batch_max_pending
+        max_pending = 4 * batch_max_records if batch_max_pending is None else batch_max_pending
         if max_pending < batch_max_records or batch_full_timeout < 0:
             raise UsageError(
                 "batch_max_pending must be at least batch_max_records and "
@@ -523,15 +523,12 @@ class AuditLog:
             self._drain_exports()
 
     def _take_batch(self) -> list[_Queued]:
-        """Up to ``batch_max_records`` queued items, oldest first (lock held)."""
-        pending = self._pending
-        if len(pending) <= self._max_records:
-            self._pending = []
-            batch = pending
-        else:
-            batch = pending[: self._max_records]
-            # what is left is already older than the window: the loop takes it next
-            del pending[: self._max_records]
+        """Everything queued, oldest first (lock held).
+
+        One transaction for the whole backlog: when appends outpace the writer, fewer
+        and larger commits keep up best (an fsync costs milliseconds on a busy disk).
+        """
+        batch, self._pending = self._pending, []
         if batch:
             self._room.notify_all()
         return batch
@@ -597,8 +594,7 @@ class AuditLog:
                         break
                     self._cond.wait(left)
                 batch = self._take_batch()
-                if not self._pending:
-                    self._flush_wanted = False
+                self._flush_wanted = False
                 closing = self._closing
                 # checkpoint() flushed first, so this batch's head covers what it asked for
                 request = self._checkpoint_request
