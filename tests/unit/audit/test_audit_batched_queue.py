@@ -110,8 +110,8 @@ def test_mutating_the_callers_objects_after_append_does_not_change_the_record(
     }
     findings: list[dict[str, Any]] = [{"type": "pii", "path": "note", "detail": {"n": 1}}]
     pristine = copy.deepcopy((args, findings))
-    # a 5 s window: the record is certainly still queued while we tamper with the objects
-    log = make_log(durability="batched", batch_max_delay=5.0, redaction=REDACTION)
+    # a 30 s window: the record is certainly still queued while we tamper with the objects
+    log = make_log(durability="batched", batch_max_delay=30.0, redaction=REDACTION)
     receipt = _call(log, args, findings)
     assert log.durable_seq == 0
     assert not receipt.sealed
@@ -343,7 +343,8 @@ def test_a_full_queue_waits_then_refuses_and_recovers(tmp_path: Path, signer: Si
         signer,
         durability="batched",
         checkpoint_interval=None,
-        batch_max_records=2,
+        batch_max_records=2,  # with a long window the writer takes exactly the first two
+        batch_max_delay=30.0,
         batch_max_pending=4,
         batch_full_timeout=0.2,
     )
