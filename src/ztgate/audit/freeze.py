@@ -3,7 +3,7 @@
 In batched mode the caller of :meth:`AuditLog.record_decision` only takes a snapshot and
 queues it; the writer thread redacts, digests, encodes and chains it. That is safe only
 if nothing the caller still holds can change the record afterwards and if sealing the
-snapshot cannot fail where today it would have failed in front of the caller. So a
+snapshot cannot fail where a caller-side build would have failed in front of the caller. So a
 snapshot is taken only of values whose later processing is known to be total and
 deterministic: exact ``dict`` (string keys), ``list`` and ``tuple`` containers (copied),
 and exact ``str``, ``bool``, ``float``, ``None`` and not-huge ``int`` leaves (immutable,
