@@ -47,7 +47,6 @@ from ztgate.core.models import (
     QuotaCharge,
     Reason,
     ReasonCode,
-    Request,
 )
 from ztgate.core.policy import CompiledPolicy, decide
 from ztgate.core.policy.evaluate import no_policy_decision
@@ -524,20 +523,18 @@ class Pipeline:
         if audit is None:
             return decision
         try:
-            request = Request(
+            # record_call, not record_decision: no Request to build on the hot path
+            audit.record_call(
                 agent=agent or "<unknown>",
                 tool=call.tool if isinstance(call.tool, str) else repr(call.tool),
                 args=args if isinstance(args, Mapping) else {},
+                decision=decision,
+                request_id=request_id,
                 now=now,
                 server=call.server,
                 context=ctx,
-            )
-            audit.record_decision(
-                request,
-                decision,
-                request_id=request_id,
-                latency_us=latency_us,
                 session_id=call.session,
+                latency_us=latency_us,
                 findings=findings,
             )
         except Exception as error:
