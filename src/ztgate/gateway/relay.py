@@ -214,7 +214,13 @@ class Relay:
             caps = params.get("capabilities")
             self._elicitation = isinstance(caps, dict) and isinstance(caps.get("elicitation"), dict)
         elif method == "tools/call":
-            tg.start_soon(self._tools_call, message)
+            name = params.get("name")
+            inline = isinstance(name, str) and name in self._tools and self._tools_fresh
+            if inline and not self.offload:
+                # Nothing to wait for: decide here rather than pay for a task per call.
+                await self._tools_call(message, tg)
+            else:
+                tg.start_soon(self._tools_call, message, None)
             return
         elif method == "tools/list":
             self._pending[request_id] = _Pending("list", "")
@@ -237,25 +243,54 @@ class Relay:
 
     # -- tools/call ---------------------------------------------------------------------------
 
-    async def _tools_call(self, message: Message) -> None:
+    async def _tools_call(self, message: Message, tg: anyio.abc.TaskGroup | None) -> None:
+        """Judge one ``tools/call`` and forward or refuse it. ``tg`` is given when this runs
+        inline in the client pump: a wait for a human's answer then moves to a task."""
         with contextlib.suppress(*_CLOSED):
-            await self._tools_call_inner(message)
+            request_id: RequestId = message["id"]
+            params = message.get("params") or {}
+            name = params.get("name")
+            arguments = params.get("arguments")
+            if arguments is None:
+                arguments = {}
+            self._judging.add(request_id)
+            handed_off = False
+            try:
+                outcome = await self._decide_call(name, arguments)
+                if outcome.effect == "approval_required" and self._elicitation:
+                    if tg is not None:
+                        tg.start_soon(self._tools_call_approval, message, outcome)
+                        handed_off = True
+                        return
+                    outcome = await self._ask_approval(request_id, str(name), arguments, outcome)
+            except Exception:
+                log.exception("tools/call handling failed; refused")
+                outcome = CallOutcome("deny", "gateway_error", "")
+            finally:
+                if not handed_off:
+                    self._judging.discard(request_id)
+            await self._conclude(message, outcome)
 
-    async def _tools_call_inner(self, message: Message) -> None:
+    async def _tools_call_approval(self, message: Message, pending: CallOutcome) -> None:
+        with contextlib.suppress(*_CLOSED):
+            request_id: RequestId = message["id"]
+            params = message.get("params") or {}
+            try:
+                outcome = await self._ask_approval(
+                    request_id, params["name"], params.get("arguments") or {}, pending
+                )
+            except Exception:
+                log.exception("tools/call approval failed; refused")
+                outcome = CallOutcome("deny", "gateway_error", "")
+            finally:
+                self._judging.discard(request_id)
+            await self._conclude(message, outcome)
+
+    async def _conclude(self, message: Message, outcome: CallOutcome) -> None:
+        """Forward an allowed call (with redacted arguments if the scanner redacted them);
+        answer a refused one with a tool error; drop a call the client cancelled."""
         request_id: RequestId = message["id"]
         params = message.get("params") or {}
-        name = params.get("name")
-        arguments = params.get("arguments")
-        if arguments is None:
-            arguments = {}
-        self._judging.add(request_id)
-        try:
-            outcome = await self._decide_call(request_id, name, arguments)
-        except Exception:
-            log.exception("tools/call handling failed; refused")
-            outcome = CallOutcome("deny", "gateway_error", "")
-        finally:
-            self._judging.discard(request_id)
         if request_id in self._cancelled:
             self._cancelled.discard(request_id)
             self._forget(request_id)
@@ -273,11 +308,12 @@ class Relay:
                 message["method"],
                 {**params, "arguments": dict(outcome.forward_args)},
             )
-        self._pending[request_id] = _Pending("call", str(name))
+        self._pending[request_id] = _Pending("call", str(params.get("name")))
         self._inflight.append(request_id)
         await self._to_up(message)
 
-    async def _decide_call(self, request_id: RequestId, name: Any, arguments: Any) -> CallOutcome:
+    async def _decide_call(self, name: Any, arguments: Any) -> CallOutcome:
+        """The decision before any human is asked (an approval is asked by the caller)."""
         caller = self.caller
         if not isinstance(name, str) or not isinstance(arguments, dict):
             return await self._call(
@@ -316,8 +352,6 @@ class Relay:
         outcome: CallOutcome = await self._call(
             self.authorizer.authorize_call, caller, self.server, name, arguments
         )
-        if outcome.effect == "approval_required":
-            return await self._ask_approval(request_id, name, arguments, outcome)
         return outcome
 
     async def _ask_approval(
