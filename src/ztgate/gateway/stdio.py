@@ -11,6 +11,7 @@ active, re-checked on every call.
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 import uuid
@@ -82,6 +83,10 @@ async def serve_stdio(
         return relay
     from ztgate.gateway.pipes import claim_stdio, open_upstream
 
+    # Everything loaded so far (policy, scanner models, modules) lives as long as the
+    # process: keep it out of the cyclic collector's traversals, which otherwise walk it
+    # again and again as calls allocate.
+    gc.freeze()
     async with (
         claim_stdio() as down,
         open_upstream(upstream_parameters(upstream), errlog=errlog) as up,
