@@ -11,7 +11,8 @@ The paths are measured interleaved: every session is opened first, then each rou
 one call on each, in an order that rotates every round, so load from other work on the
 machine falls on all of them alike. ``run(quick)`` returns medians and p99s of each path
 and the difference of the medians (target: added p50 <= 1 ms). Run alone:
-``python -m bench.bench_gateway [--quick]``.
+``python -m bench.bench_gateway [--quick]``; ``--callgrind [gateway|noscan] [SRC]``
+counts instructions per call in the gateway process instead (needs valgrind).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -147,5 +149,61 @@ def run(quick: bool) -> dict[str, Any]:
     }
 
 
+async def _count(params: StdioServerParameters, calls: int, out: Path) -> None:
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await session.list_tools()
+        for index in range(30):
+            await session.call_tool("lookup", {"record_id": f"r{index}"})
+        found = subprocess.run(
+            ["pgrep", "-f", "--", f"callgrind-out-file={out}"], capture_output=True, check=True
+        )
+        pid = found.stdout.split()[0].decode()
+        subprocess.run(["callgrind_control", "-i", "on", pid], capture_output=True, check=True)
+        for index in range(calls):
+            await session.call_tool("lookup", {"record_id": f"r{index}"})
+        subprocess.run(["callgrind_control", "-i", "off", pid], capture_output=True, check=True)
+        subprocess.run(["callgrind_control", "-d", pid], capture_output=True, check=True)
+
+
+def instructions(variant: str = "gateway", calls: int = 300, src: str | None = None) -> int:
+    """Instructions per ``tools/call`` in the gateway process (all its threads), counted
+    by callgrind after 30 warm-up calls: repeatable however loaded the machine is.
+    ``src`` runs the gateway from another ztgate source tree (to compare two trees)."""
+    with tempfile.TemporaryDirectory(prefix="ztgate-bench-cg-") as tmp:
+        root = Path(tmp)
+        state = root / "state.txt"
+        state.write_text("v1")
+        path = None if src is None else os.pathsep.join([src, *sys.path])
+        params = variants(root, state, path)[variant]
+        out = root / "callgrind"
+        wrapped = StdioServerParameters(
+            command="valgrind",
+            args=[
+                "-q",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={out}.%p",
+                params.command,
+                *params.args,
+            ],
+            env=params.env,
+            cwd=params.cwd,
+        )
+        anyio.run(_count, wrapped, calls, out)
+        total = 0
+        for dump in root.glob("callgrind.*"):
+            for line in dump.read_text().splitlines():
+                if line.startswith("totals:"):
+                    total += int(line.split()[1])
+    return total // calls
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
+    if "--callgrind" in sys.argv:
+        # python -m bench.bench_gateway --callgrind [gateway|noscan] [SRC_DIR]
+        rest = [a for a in sys.argv[1:] if a != "--callgrind"]
+        variant = rest[0] if rest else "gateway"
+        print(json.dumps({variant: instructions(variant, src=rest[1] if len(rest) > 1 else None)}))
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
