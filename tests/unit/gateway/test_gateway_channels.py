@@ -219,3 +219,35 @@ def test_relay_over_line_channels_forwards_only_what_it_judged(tmp_path: Path) -
     assert [t["name"] for t in answers[1]["result"]["tools"]] == ["t1"]  # t2 hidden
     assert answers[2]["result"]["isError"] is True
     assert answers[3]["result"]["content"][0]["text"] == "ran t1"
+
+
+CLAIM_SCRIPT = """
+import anyio, sys
+from ztgate.gateway.pipes import claim_stdio
+
+async def main():
+    async with claim_stdio() as channel:
+        print("stray output", flush=True)  # must not reach the wire
+        async for message in channel.messages():
+            if isinstance(message, Exception):
+                continue
+            await channel.send({"jsonrpc": "2.0", "id": message["id"], "result": {}})
+    print("after", flush=True)  # stdout is the wire again
+
+anyio.run(main)
+"""
+
+
+@posix_only
+def test_claim_stdio_keeps_stray_output_off_the_wire_and_restores_it() -> None:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", CLAIM_SCRIPT],
+        input=b'{"jsonrpc":"2.0","id":1,"method":"ping"}\nnot json\n',
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout == b'{"jsonrpc":"2.0","id":1,"result":{}}\nafter\n'
+    assert b"stray output" in done.stderr
