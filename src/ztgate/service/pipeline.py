@@ -556,10 +556,12 @@ class Pipeline:
         session: str | None = None,
         request_id: str | None = None,
         now: datetime | None = None,
+        server: str | None = None,
     ) -> OutputOutcome:
         """Scan a tool's output; label the session; say whether the output may be used.
 
-        Never raises: a failing scanner withholds the output.
+        Never raises: a failing scanner withholds the output. ``server`` names the MCP
+        server the output came from, for the audit record.
         """
         when = now if now is not None else self.clock()
         try:
@@ -577,6 +579,7 @@ class Pipeline:
         allowed = verdict.effect is Effect.ALLOW
         if verdict.findings and self.audit is not None:
             try:
+                redaction = self.audit.redaction
                 self.audit.append(
                     DecisionEvent(
                         agent=agent,
@@ -585,10 +588,11 @@ class Pipeline:
                         time=when,
                         request_id=request_id or new_request_id(),
                         args_digest="",
+                        server=server,
                         session_id=session,
                         rule_ids=verdict.rule_ids,
                         reasons=({"code": "output_scanned", "message": "tool output scanned"},),
-                        findings=verdict.findings,
+                        findings=tuple(redaction.redact_value(dict(f)) for f in verdict.findings),
                     )
                 )
             except Exception:
