@@ -1,8 +1,21 @@
 """Audit-log micro-benchmarks: append throughput in both durability modes and the cost a
 batched append adds to one decision on the hot path.
 
-``run(quick)`` returns a flat dict of medians and p99s; the bench harness prints it next
-to the peers. Run alone: ``python -m bench.bench_audit`` (or ``python bench/bench_audit.py``).
+In batched mode the caller only snapshots and queues a decision; the writer thread does
+the redaction, encoding, hashing and writing, under the same GIL. So three views are
+reported, and only together are they honest:
+
+* ``audit_batched_append_*``: what ``record_decision`` costs its caller in a tight loop
+  (p50, p99, mean). The mean includes the time the caller waits for the GIL or for room
+  in the queue while the writer catches up;
+* ``audit_batched_appends_per_s``: sustained records per second until all are durable
+  (bounded by the total work per record, wherever it runs);
+* ``audit_paced_*``: each append follows ``PACED_WORK_US`` of other Python work (the rest
+  of a decision pipeline), so the writer can use the gaps: the caller-side cost in a
+  service that is busy but not saturated by audit alone.
+
+``run(quick)`` returns a flat dict; the bench harness prints it next to the peers. Run
+alone: ``python -m bench.bench_audit`` (or ``python bench/bench_audit.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +49,16 @@ DECISION = Decision(
     ("refund-small",),
     "sha256:" + "ab" * 32,
 )
+
+
+PACED_WORK_US = 40
+
+
+def _busy(us: int) -> None:
+    """Hold the GIL for about ``us`` microseconds, as the other pipeline stages would."""
+    end = time.perf_counter_ns() + us * 1000
+    while time.perf_counter_ns() < end:
+        pass
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -90,6 +113,20 @@ def run(quick: bool) -> dict[str, float]:
         out["audit_batched_appends_per_s"] = batched_n / elapsed
         out["audit_batched_append_p50_us"] = statistics.median(samples)
         out["audit_batched_append_p99_us"] = _pct(samples, 0.99)
+        out["audit_batched_append_mean_us"] = statistics.fmean(samples)
+
+        # paced: other work between appends leaves the writer room to keep up
+        samples = []
+        paced_n = batched_n // 10
+        for i in range(paced_n):
+            _busy(PACED_WORK_US)
+            t0 = time.perf_counter_ns()
+            log.record_decision(REQUEST, DECISION, request_id=f"p{i}", latency_us=5)
+            samples.append((time.perf_counter_ns() - t0) / 1000)
+        log.flush()
+        out["audit_paced_append_p50_us"] = statistics.median(samples)
+        out["audit_paced_append_p99_us"] = _pct(samples, 0.99)
+        out["audit_paced_append_mean_us"] = statistics.fmean(samples)
         log.close()
 
         # verification speed of the batched log (hash chain + Merkle + signatures)

@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ztgate.audit.canonical import canonical_text
 from ztgate.audit.events import (
@@ -33,12 +33,54 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GENESIS = "0" * 64
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Acknowledgement of an append: the record's position and hash."""
+class _HashSource(Protocol):
+    def _await_hash(self, receipt: Receipt) -> str: ...
 
-    seq: int
-    hash: str
+
+class Receipt:
+    """Acknowledgement of an append: the record's position and hash.
+
+    In batched mode the writer thread seals records, so a receipt is handed out before
+    its hash exists: ``seq`` is final at once, and reading ``hash`` waits until the
+    record is durable (as :meth:`AuditLog.flush` would) and raises
+    :class:`~ztgate.errors.AuditError` if the log failed first.
+    """
+
+    __slots__ = ("_hash", "_source", "seq")
+
+    def __init__(self, seq: int, hash: str | None = None, source: _HashSource | None = None):
+        if hash is None and source is None:
+            raise ValueError("a receipt needs its hash or somewhere to wait for it")
+        self.seq = seq
+        self._hash = hash
+        self._source = source
+
+    @property
+    def hash(self) -> str:
+        value = self._hash
+        if value is None:
+            assert self._source is not None
+            value = self._source._await_hash(self)
+        return value
+
+    def _seal(self, value: str) -> None:
+        self._hash = value
+
+    @property
+    def sealed(self) -> bool:
+        """True once the hash is known (always, in strict mode)."""
+        return self._hash is not None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Receipt):
+            return NotImplemented
+        return (self.seq, self.hash) == (other.seq, other.hash)
+
+    def __hash__(self) -> int:
+        return hash(self.seq)
+
+    def __repr__(self) -> str:
+        return f"Receipt(seq={self.seq}, hash={self._hash or '<pending>'})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,34 +116,56 @@ def time_us(value: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def build_record(seq: int, prev_hash: str, event: AuditEvent, now: datetime) -> StoredRecord:
-    """Seal ``event`` as record ``seq`` following ``prev_hash``."""
+def encode_event(event: AuditEvent) -> tuple[str, str, tuple[str | None, ...]]:
+    """The event's record type, canonical text and index columns.
+
+    Encoding freezes the event: whatever the caller does with its objects afterwards,
+    these bytes are what will be chained.
+    """
     event_dict = event.to_dict()
     record_type = event.type
-    stamp = format_time(now)
-    text = canonical_text(
-        {
-            "v": FORMAT_VERSION,
-            "seq": seq,
-            "prev": prev_hash,
-            "type": record_type,
-            "time": stamp,
-            "event": event_dict,
-        }
+    return record_type, canonical_text(event_dict), index_fields(record_type, event_dict)
+
+
+def seal_record(
+    seq: int,
+    prev_hash: str,
+    record_type: str,
+    event_text: str,
+    now: datetime,
+    index: tuple[str | None, ...],
+) -> StoredRecord:
+    """Chain an already canonical event as record ``seq`` following ``prev_hash``.
+
+    Canonical JSON is compositional: with keys sorted (``event`` < ``prev`` < ``seq`` <
+    ``time`` < ``type`` < ``v``) and no whitespace, the record's text is the event's text
+    spliced between fixed ASCII fields, so the event is never encoded twice. ``prev_hash``
+    and ``record_type`` are internal values (hex digits, a type name) that need no
+    escaping; the known-answer vectors pin the result to ``canonical_text`` of the dict.
+    """
+    text = (
+        f'{{"event":{event_text},"prev":"{prev_hash}","seq":{seq:d},'
+        f'"time":"{format_time(now)}","type":"{record_type}","v":{FORMAT_VERSION:d}}}'
     )
-    agent, tool, effect, kind = index_fields(record_type, event_dict)
+    agent, tool, effect, kind = index
     return StoredRecord(
-        seq=seq,
-        prev_hash=prev_hash,
-        hash=hashlib.sha256(text.encode("ascii")).hexdigest(),
-        record=text,
-        time_us=time_us(now),
-        type=record_type,
-        agent=agent,
-        tool=tool,
-        effect=effect,
-        kind=kind,
+        seq,
+        prev_hash,
+        hashlib.sha256(text.encode("ascii")).hexdigest(),
+        text,
+        time_us(now),
+        record_type,
+        agent,
+        tool,
+        effect,
+        kind,
     )
+
+
+def build_record(seq: int, prev_hash: str, event: AuditEvent, now: datetime) -> StoredRecord:
+    """Seal ``event`` as record ``seq`` following ``prev_hash``."""
+    record_type, text, index = encode_event(event)
+    return seal_record(seq, prev_hash, record_type, text, now, index)
 
 
 def record_event(data: Mapping[str, Any]) -> AuditEvent:

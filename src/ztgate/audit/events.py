@@ -45,19 +45,24 @@ class LifecycleKind(StrEnum):
     AUDIT_STARTED = "audit_started"
 
 
-def _utc(value: datetime) -> datetime:
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive time is refused (its zone would be a guess)."""
     if value.tzinfo is None:
         raise AuditError("event time must be timezone-aware")
     return value.astimezone(UTC)
 
 
+_utc = to_utc
+
+
 def format_time(value: datetime) -> str:
-    """RFC 3339 UTC with microseconds and a ``Z``: one spelling, so hashes are stable."""
-    v = _utc(value)
-    return (
-        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
-        f"{v.second:02d}.{v.microsecond:06d}Z"
-    )
+    """RFC 3339 UTC with microseconds and a ``Z``: one spelling, so hashes are stable.
+
+    ``isoformat`` pads the year to four digits and, in UTC, always ends in ``+00:00``.
+    """
+    if value.tzinfo is not UTC:
+        value = to_utc(value)
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _as_is(value: Any) -> Any:

@@ -4,10 +4,19 @@ Two durability modes, chosen per deployment and stated in every receipt's contra
 
 * ``strict`` — ``append`` returns after the record's transaction has been committed and
   fsynced. An acknowledged record survives a crash.
-* ``batched`` — ``append`` seals the record (sequence number and hash are final) and
-  queues it; a writer thread group-commits the queue at most ``batch_max_delay`` seconds
-  (default 10 ms) or ``batch_max_records`` records later. A crash can lose at most that
-  window; ``flush()`` waits until everything appended so far is durable.
+* ``batched`` — ``append`` fixes the record's place in the chain (its sequence number)
+  and queues it; a writer thread seals (redacts, encodes, hashes) and group-commits the
+  queue at most ``batch_max_delay`` seconds (default 10 ms) or ``batch_max_records``
+  records later. A crash can lose what is still queued; ``flush()`` waits until
+  everything appended so far is durable. The queue is bounded (``batch_max_pending``):
+  when it is full an append waits up to ``batch_full_timeout`` seconds for room and then
+  raises, so the service denies rather than queueing without limit.
+
+On the decision path (:meth:`AuditLog.record_decision`, :meth:`AuditLog.record_call`) the
+caller only copies what it passed in (:mod:`.freeze`) and enqueues it; redaction, the
+argument digest, canonical encoding and the hash chain run on the writer thread, in
+enqueue order, before anything is written. Inputs that are not plain JSON-like data are
+built on the caller exactly as before, so their errors still reach the decision.
 
 Either way a failure is never silent: a strict append raises :class:`AuditError`; in
 batched mode the first write failure poisons the log and every later call raises, so the
@@ -30,15 +39,26 @@ from typing import Any, Literal, Protocol
 
 from ztgate.audit.backends import Backend
 from ztgate.audit.canonical import canonical_text, sha256_hex
-from ztgate.audit.chain import GENESIS, Receipt, StoredRecord, build_record
+from ztgate.audit.chain import (
+    GENESIS,
+    Receipt,
+    StoredRecord,
+    build_record,
+    encode_event,
+    index_fields,
+    seal_record,
+)
 from ztgate.audit.checkpoint import Checkpoint, Signer
 from ztgate.audit.events import (
+    EVENT_DECISION,
     AuditEvent,
     DecisionEvent,
     LifecycleEvent,
     LifecycleKind,
     format_time,
+    to_utc,
 )
+from ztgate.audit.freeze import FrozenCall, freeze_call
 from ztgate.audit.merkle import Frontier
 from ztgate.audit.redact import DEFAULT_REDACTION, RedactionPolicy
 from ztgate.core.models import Context, Decision, Request
@@ -59,6 +79,13 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# What the batched queue holds: (seq, record time, receipt, payload). The payload is
+# either a frozen call (sealed from scratch on the writer) or an event the caller already
+# encoded: (record type, canonical event text, index columns).
+_Encoded = tuple[str, str, tuple[str | None, ...]]
+_Queued = tuple[int, datetime, Receipt, "tuple[FrozenCall, RedactionPolicy] | _Encoded"]
+
+
 class AuditLog:
     """Thread-safe, hash-chained, checkpointed audit log over a :class:`Backend`."""
 
@@ -73,6 +100,8 @@ class AuditLog:
         exporters: Iterable[CheckpointExporter] = (),
         batch_max_records: int = 512,
         batch_max_delay: float = 0.010,
+        batch_max_pending: int | None = None,
+        batch_full_timeout: float = 1.0,
         redaction: RedactionPolicy = DEFAULT_REDACTION,
         clock: Callable[[], datetime] = _utcnow,
         owns_backend: bool = True,
@@ -82,6 +111,12 @@ class AuditLog:
         if checkpoint_every < 1 or batch_max_records < 1 or batch_max_delay <= 0:
             raise UsageError(
                 "checkpoint_every, batch_max_records and batch_max_delay must be positive"
+            )
+        max_pending = 4 * batch_max_records if batch_max_pending is None else batch_max_pending
+        if max_pending < batch_max_records or batch_full_timeout < 0:
+            raise UsageError(
+                "batch_max_pending must be at least batch_max_records and "
+                "batch_full_timeout must not be negative"
             )
         self.backend = backend
         self.signer = signer
@@ -94,10 +129,14 @@ class AuditLog:
         self._exporters = tuple(exporters)
         self._max_records = batch_max_records
         self._max_delay = batch_max_delay
+        self._max_pending = max_pending
+        self._full_timeout = batch_full_timeout
         self._owns_backend = owns_backend
+        self.rejected = 0  # appends refused because the batched queue stayed full
 
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self._room = threading.Condition(self._lock)  # batched: the queue has room again
         backend.acquire_writer()
         try:
             self._seq, self._head = backend.head()
@@ -111,7 +150,7 @@ class AuditLog:
         self._checkpointed_seq = -1
         self._since_checkpoint = 0
         self._last_checkpoint_at = _time.monotonic()
-        self._pending: list[StoredRecord] = []
+        self._pending: list[_Queued] = []
         self._first_pending_at = 0.0
         self._flush_wanted = False
         self._failed: BaseException | None = None
@@ -169,10 +208,14 @@ class AuditLog:
     # -- appending --------------------------------------------------------------------
 
     def append(self, event: AuditEvent) -> Receipt:
-        """Seal ``event`` as the next record; see the module docstring for durability."""
+        """Append ``event`` as the next record; see the module docstring for durability.
+
+        The event is encoded here, in the caller, so that an event that cannot be encoded
+        fails its own append and later changes to its objects cannot alter the record.
+        """
         if self.durability == "strict":
             return self._append_strict(event)
-        return self._append_batched(event)
+        return self._enqueue(encode_event(event))
 
     def _append_strict(self, event: AuditEvent) -> Receipt:
         with self._lock:
@@ -188,19 +231,42 @@ class AuditLog:
                 self._checkpoint_durable()
             return Receipt(seq, record.hash)
 
-    def _append_batched(self, event: AuditEvent) -> Receipt:
+    def _enqueue(self, payload: tuple[FrozenCall, RedactionPolicy] | _Encoded) -> Receipt:
+        """Batched: give the payload the next sequence number and queue it for the writer."""
         with self._cond:
             self._check_usable()
+            if len(self._pending) >= self._max_pending:
+                self._wait_for_room()
+            now = self._clock()
+            if now.tzinfo is not UTC:
+                now = to_utc(now)
             seq = self._seq + 1
-            record = build_record(seq, self._head, event, self._clock())
-            self._seq, self._head = seq, record.hash
-            self._pending.append(record)
-            if len(self._pending) == 1:
+            receipt = Receipt(seq, None, self)
+            self._seq = seq
+            pending = self._pending
+            pending.append((seq, now, receipt, payload))
+            if len(pending) == 1:
                 self._first_pending_at = _time.monotonic()
                 self._cond.notify_all()
-            elif len(self._pending) >= self._max_records:
+            elif len(pending) == self._max_records:
                 self._cond.notify_all()
-            return Receipt(seq, record.hash)
+            return receipt
+
+    def _wait_for_room(self) -> None:
+        """Backpressure: wait (lock held) for the writer to take a batch, or refuse."""
+        deadline = _time.monotonic() + self._full_timeout
+        self._flush_wanted = True
+        self._cond.notify_all()
+        while len(self._pending) >= self._max_pending:
+            remaining = deadline - _time.monotonic()
+            if remaining <= 0:
+                self.rejected += 1
+                raise AuditError(
+                    f"audit queue is full ({self._max_pending} records waiting for the "
+                    "writer); refusing to queue more"
+                )
+            self._room.wait(remaining)
+            self._check_usable()
 
     def record_decision(
         self,
@@ -213,6 +279,22 @@ class AuditLog:
         findings: Sequence[Mapping[str, Any]] = (),
     ) -> Receipt:
         """Append the audit record of one decision: the one call on the hot path."""
+        if self.durability == "batched":
+            frozen = freeze_call(
+                request.agent,
+                request.tool,
+                request.args,
+                decision,
+                request.now,
+                request_id,
+                request.server,
+                request.context,
+                session_id,
+                latency_us,
+                findings,
+            )
+            if frozen is not None:
+                return self._enqueue((frozen, self.redaction))
         return self.append(
             DecisionEvent.from_decision(
                 request,
@@ -241,13 +323,30 @@ class AuditLog:
         findings: Sequence[Mapping[str, Any]] = (),
     ) -> Receipt:
         """:meth:`record_decision` for callers holding the call's parts, not a Request."""
+        time = now if now is not None else self._clock()
+        if self.durability == "batched":
+            frozen = freeze_call(
+                agent,
+                tool,
+                args,
+                decision,
+                time,
+                request_id,
+                server,
+                context,
+                session_id,
+                latency_us,
+                findings,
+            )
+            if frozen is not None:
+                return self._enqueue((frozen, self.redaction))
         return self.append(
             DecisionEvent.from_call(
                 agent=agent,
                 tool=tool,
                 args=args,
                 decision=decision,
-                time=now if now is not None else self._clock(),
+                time=time,
                 request_id=request_id,
                 server=server,
                 context=context,
@@ -302,12 +401,40 @@ class AuditLog:
                     raise AuditError(f"audit flush timed out at record {self._durable_seq}")
                 self._cond.wait(remaining)
 
+    def _await_hash(self, receipt: Receipt) -> str:
+        """Batched: wait until the writer has sealed and stored ``receipt``'s record."""
+        with self._cond:
+            while not receipt.sealed:
+                if self._failed is not None:
+                    raise AuditError(f"audit log write failed: {self._failed}")
+                if self._closed:
+                    raise AuditError("audit log closed before the record was sealed")
+                self._flush_wanted = True
+                self._cond.notify_all()
+                self._cond.wait(0.5)
+        return receipt.hash
+
     @property
     def durable_seq(self) -> int:
         return self._durable_seq
 
     @property
+    def pending(self) -> int:
+        """Records acknowledged but not yet durable (batched mode; 0 when strict)."""
+        return self._seq - self._durable_seq
+
+    @property
+    def failure(self) -> BaseException | None:
+        """The write failure that made the log unusable, if any (for health checks)."""
+        return self._failed
+
+    @property
     def head(self) -> tuple[int, str]:
+        """Sequence number and hash of the last record (batched: waits until durable)."""
+        if self.durability == "batched":
+            self.flush()
+            with self._lock:
+                return self._durable_seq, self._durable_head
         return self._seq, self._head
 
     def checkpoint(self) -> Checkpoint:
@@ -395,6 +522,60 @@ class AuditLog:
                         _log.error("audit checkpoint failed: %s", error)
             self._drain_exports()
 
+    def _take_batch(self) -> list[_Queued]:
+        """Everything queued, oldest first (lock held).
+
+        One transaction for the whole backlog: when appends outpace the writer, fewer
+        and larger commits keep up best (an fsync costs milliseconds on a busy disk).
+        """
+        batch, self._pending = self._pending, []
+        if batch:
+            self._room.notify_all()
+        return batch
+
+    def _seal_batch(self, batch: list[_Queued]) -> list[StoredRecord]:
+        """Writer thread: redact, encode and chain the batch in enqueue order."""
+        records = []
+        prev = self._head
+        for seq, now, _receipt, payload in batch:
+            if len(payload) == 2:
+                frozen, redaction = payload
+                event = DecisionEvent.from_call(
+                    agent=frozen[0],
+                    tool=frozen[1],
+                    args=frozen[2],
+                    decision=frozen[3],
+                    time=frozen[4],
+                    request_id=frozen[5],
+                    server=frozen[6],
+                    context=frozen[7],
+                    session_id=frozen[8],
+                    latency_us=frozen[9],
+                    findings=frozen[10],
+                    redaction=redaction,
+                )
+                event_dict = event.to_dict()
+                record = seal_record(
+                    seq,
+                    prev,
+                    EVENT_DECISION,
+                    canonical_text(event_dict),
+                    now,
+                    index_fields(EVENT_DECISION, event_dict),
+                )
+            else:
+                record_type, text, index = payload
+                record = seal_record(seq, prev, record_type, text, now, index)
+            records.append(record)
+            prev = record.hash
+        return records
+
+    def _fail(self, error: BaseException) -> None:
+        with self._cond:
+            self._failed = error
+            self._cond.notify_all()
+            self._room.notify_all()
+
     def _run_batched(self) -> None:
         while True:
             with self._cond:
@@ -412,28 +593,32 @@ class AuditLog:
                     if left <= 0:
                         break
                     self._cond.wait(left)
-                batch, self._pending = self._pending, []
+                batch = self._take_batch()
                 self._flush_wanted = False
                 closing = self._closing
+                # checkpoint() flushed first, so this batch's head covers what it asked for
                 request = self._checkpoint_request
                 self._checkpoint_request = None
             if batch:
                 try:
-                    self.backend.append(batch)
+                    records = self._seal_batch(batch)
+                    self.backend.append(records)
                 except BaseException as error:
                     _log.error("audit batch write failed: %s", error)
-                    with self._cond:
-                        self._failed = error
-                        self._cond.notify_all()
+                    self._fail(error)
                     if request is not None:
                         request.set()
                     return
-                for record in batch:
+                for record in records:
                     self._frontier.append(record.hash)
+                for (_seq, _now, receipt, _payload), record in zip(batch, records, strict=True):
+                    receipt._seal(record.hash)
+                last = records[-1]
                 with self._cond:
-                    self._durable_seq = batch[-1].seq
-                    self._durable_head = batch[-1].hash
-                    self._since_checkpoint += len(batch)
+                    self._head = last.hash
+                    self._durable_seq = last.seq
+                    self._durable_head = last.hash
+                    self._since_checkpoint += len(records)
                     self._cond.notify_all()
             try:
                 if (

@@ -84,15 +84,38 @@ DEFAULT_SECRET_KEYS: frozenset[str] = frozenset(
 
 # Every built-in pattern contains one of these literals (the last group case-folded), so a
 # string with none of them cannot match and skips the full scan: most arguments are not
-# secrets, and one literal search keeps redaction cheap on the decision hot path.
-_MARKERS = re.compile(
-    r"AKIA|ASIA|gh|github_pat_|xox|k_live_|k_test_|sk-|AIza|eyJ|-----BEGIN|://"
-    r"|(?i:bearer|pass|pwd|secret|key|token)"
+# secrets, and plain substring tests keep redaction cheap (a regex alternation of these
+# literals costs several times more per string). The case-insensitive group is tested
+# on ``str.casefold()``, which maps every character that ``re.IGNORECASE`` treats as one
+# of these letters (ASCII capitals, the Kelvin sign, the long s) to that letter.
+_MARKERS_EXACT = (
+    "AKIA",
+    "ASIA",
+    "gh",
+    "github_pat_",
+    "xox",
+    "k_live_",
+    "k_test_",
+    "sk-",
+    "AIza",
+    "eyJ",
+    "-----BEGIN",
+    "://",
 )
+_MARKERS_FOLDED = ("bearer", "pass", "pwd", "secret", "key", "token")
 
 
 def _might_contain_secret(text: str) -> bool:
-    return len(text) >= 8 and _MARKERS.search(text) is not None
+    if len(text) < 8:
+        return False
+    for marker in _MARKERS_EXACT:
+        if marker in text:
+            return True
+    folded = text.casefold()
+    for marker in _MARKERS_FOLDED:  # noqa: SIM110 - a plain loop beats any(<genexpr>)
+        if marker in folded:
+            return True
+    return False
 
 
 def builtin_secret_detector(text: str) -> bool:
@@ -209,7 +232,14 @@ class RedactionPolicy:
                 if verdict == "mask" or key.lower() in self.secret_keys:
                     out[key] = MASK
                     continue
-                out[key] = self._walk(item, child, depth + 1)
+                # the common leaves inline (same result as the recursive call, cheaper)
+                kind = type(item)
+                if kind is str:
+                    out[key] = self.redact_text(item)
+                elif kind is int or kind is bool or item is None:
+                    out[key] = item
+                else:
+                    out[key] = self._walk(item, child, depth + 1)
             return out
         if isinstance(value, list | tuple):
             items = []

@@ -94,12 +94,25 @@ def gateway(
         raise UsageError(f"upstream `{target.name}` is not a command; use `ztgate gateway serve`")
     runtime = open_runtime(cfg)
     try:
-        relay = anyio.run(lambda: serve_stdio(runtime, target, agent=agent))
+        relay = anyio.run(
+            lambda: serve_stdio(runtime, target, agent=agent),
+            backend_options={"use_uvloop": _has_uvloop()},
+        )
     finally:
         runtime.close()
     if relay.ended_by == "upstream":
         err_console.print(f"error: upstream `{target.name}` closed the session", markup=False)
         raise typer.Exit(1)
+
+
+def _has_uvloop() -> bool:
+    """uvloop (a dependency on POSIX) runs the stdio relay's event loop for less per
+    message; without it the standard asyncio loop does the same job."""
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @app.command()

@@ -379,7 +379,11 @@ class GateAuthorizer:
     def inspect_output(self, caller: Caller, server: str, source: str, content: Any) -> Inspection:
         try:
             outcome = self.pipeline.inspect_output(
-                agent=caller.agent, tool=source, output=content, session=caller.session
+                agent=caller.agent,
+                tool=source,
+                output=content,
+                session=caller.session,
+                server=server,
             )
         except Exception:
             log.exception("output scan failed; withheld")

@@ -26,6 +26,7 @@ import contextlib
 import json
 import logging
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -47,6 +48,7 @@ from starlette.types import Receive, Scope, Send
 
 from ztgate.errors import RejectedError, UsageError
 from ztgate.gateway.authorizer import Caller
+from ztgate.gateway.channels import Channel, SdkChannel
 from ztgate.gateway.config import Upstream
 from ztgate.gateway.relay import Relay
 from ztgate.gateway.runtime import Runtime
@@ -142,8 +144,22 @@ class _Session:
 
 
 @asynccontextmanager
+async def upstream_channel(upstream: Upstream) -> AsyncIterator[Channel]:
+    """Open the gateway's own connection to an upstream (never with client credentials):
+    raw pipes for a command on POSIX, the SDK's client transports otherwise."""
+    if upstream.transport == "stdio" and sys.platform != "win32":
+        from ztgate.gateway.pipes import open_upstream
+
+        async with open_upstream(upstream_parameters(upstream)) as channel:
+            yield channel
+        return
+    async with upstream_streams(upstream) as (read, write):
+        yield SdkChannel(read, write, server_side=False)
+
+
+@asynccontextmanager
 async def upstream_streams(upstream: Upstream) -> AsyncIterator[tuple[Any, Any]]:
-    """Open the gateway's own connection to an upstream (never with client credentials)."""
+    """The SDK's streams to an upstream (never opened with client credentials)."""
     if upstream.transport == "stdio":
         async with stdio_client(upstream_parameters(upstream)) as streams:
             yield streams
@@ -327,8 +343,9 @@ class HttpGateway:
                 task_status.started()
                 idle = transport.idle_scope or anyio.CancelScope()
                 with idle:
-                    async with upstream_streams(upstream) as (up_read, up_write):
-                        await relay.run(down_read, down_write, up_read, up_write)
+                    async with upstream_channel(upstream) as up:
+                        down = SdkChannel(down_read, down_write, server_side=True)
+                        await relay.serve(down, up)
         except Exception:
             log.exception("session %s ended with an error", session_id)
         finally:

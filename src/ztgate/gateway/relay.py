@@ -1,9 +1,10 @@
 """The message relay: one MCP client session in front of one upstream MCP session.
 
-The relay works on JSON-RPC messages as the official ``mcp`` SDK's transports deliver
-them (``SessionMessage`` streams from ``stdio_server``, ``stdio_client``, the streamable
-HTTP server transport and ``streamable_http_client``). Everything it does not need to
-judge passes through unchanged and in order: ``initialize``, pings, notifications
+The relay works on JSON-RPC messages as plain dicts (:mod:`ztgate.gateway.jsonrpc`),
+received from and sent to a :class:`~ztgate.gateway.channels.Channel` on each side: raw
+newline-delimited pipes for stdio, the ``mcp`` SDK's ``SessionMessage`` streams for
+streamable HTTP. Everything it does not need to judge passes through unchanged and in
+order: ``initialize``, pings, notifications
 (progress, logging, list changes, resource updates, cancellation), server-to-client
 requests (sampling, elicitation, roots) and their answers. What it judges:
 
@@ -33,18 +34,12 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.abc
-from mcp.shared.message import ServerMessageMetadata, SessionMessage
-from mcp_types.jsonrpc import (
-    ErrorData,
-    JSONRPCError,
-    JSONRPCNotification,
-    JSONRPCRequest,
-    JSONRPCResponse,
-    RequestId,
-)
 
+from ztgate.gateway import jsonrpc
 from ztgate.gateway.authorizer import Authorizer, Caller, CallOutcome
+from ztgate.gateway.channels import Channel, SdkChannel
 from ztgate.gateway.inspect import Inspection
+from ztgate.gateway.jsonrpc import Message, RequestId
 from ztgate.gateway.pins import PinStatus, PinStore
 
 log = logging.getLogger("ztgate.gateway")
@@ -121,8 +116,8 @@ class Relay:
         self._inflight: list[RequestId] = []
         self.stats = _Stats()
         self.ended_by: str | None = None  # "client" or "upstream": who closed first
-        self._down_write: Any = None
-        self._up_write: Any = None
+        self._down: Channel | None = None
+        self._up: Channel | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -135,96 +130,107 @@ class Relay:
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
         return fn(*args, **kwargs)
 
-    async def _to_down(self, message: Any, related: RequestId | None = None) -> None:
-        metadata = (
-            ServerMessageMetadata(related_request_id=related) if related is not None else None
-        )
-        await self._down_write.send(SessionMessage(message, metadata))
+    async def _to_down(self, message: Message, related: RequestId | None = None) -> None:
+        assert self._down is not None
+        await self._down.send(message, related)
 
-    async def _to_up(self, message: Any) -> None:
-        await self._up_write.send(SessionMessage(message))
+    async def _to_up(self, message: Message) -> None:
+        assert self._up is not None
+        await self._up.send(message)
 
     async def _respond(self, request_id: RequestId, result: dict[str, Any]) -> None:
-        await self._to_down(JSONRPCResponse(jsonrpc="2.0", id=request_id, result=result))
+        await self._to_down(jsonrpc.response(request_id, result))
 
     async def run(self, down_read: Any, down_write: Any, up_read: Any, up_write: Any) -> None:
-        """Relay until either side closes."""
-        self._down_write = down_write
-        self._up_write = up_write
+        """Relay between the SDK's ``SessionMessage`` streams until either side closes."""
+        await self.serve(
+            SdkChannel(down_read, down_write, server_side=True),
+            SdkChannel(up_read, up_write, server_side=False),
+        )
+
+    async def serve(self, down: Channel, up: Channel) -> None:
+        """Relay between two channels until either side closes."""
+        self._down = down
+        self._up = up
         try:
             async with anyio.create_task_group() as tg:
 
                 async def downstream() -> None:
                     with contextlib.suppress(*_CLOSED):
-                        await self._pump_down(down_read, tg)
+                        await self._pump_down(down, tg)
                     self.ended_by = self.ended_by or "client"
                     tg.cancel_scope.cancel()
 
                 async def upstream() -> None:
                     with contextlib.suppress(*_CLOSED):
-                        await self._pump_up(up_read, tg)
+                        await self._pump_up(up, tg)
                     self.ended_by = self.ended_by or "upstream"
                     tg.cancel_scope.cancel()
 
                 tg.start_soon(downstream)
                 tg.start_soon(upstream)
         finally:
-            # Closing our write ends lets both transports finish their writer tasks.
-            for stream in (down_write, up_write):
+            # Closing our sending ends lets both transports finish their writers.
+            for channel in (down, up):
                 with contextlib.suppress(Exception):
-                    await stream.aclose()
+                    await channel.aclose()
             if self._on_close is not None:
                 self._on_close()
 
     # -- client -> server ----------------------------------------------------------------------
 
-    async def _pump_down(self, stream: Any, tg: anyio.abc.TaskGroup) -> None:
-        async for item in stream:
-            if isinstance(item, Exception):
-                log.warning("downstream transport error: %s", item)
+    async def _pump_down(self, channel: Channel, tg: anyio.abc.TaskGroup) -> None:
+        async for message in channel.messages():
+            if isinstance(message, Exception):
+                log.warning("downstream message refused: %s", message)
                 continue
-            message = item.message
-            if isinstance(message, JSONRPCRequest):
+            if jsonrpc.is_request(message):
                 await self._client_request(message, tg)
-            elif isinstance(message, JSONRPCResponse | JSONRPCError):
-                waiter = self._waiters.pop(message.id, None) if message.id is not None else None
+            elif jsonrpc.is_reply(message):
+                reply_id = message["id"]
+                waiter = self._waiters.pop(reply_id, None) if reply_id is not None else None
                 if waiter is not None:
                     waiter[1].append(message)
                     waiter[0].set()
                 else:
                     await self._to_up(message)
             else:
-                if (
-                    isinstance(message, JSONRPCNotification)
-                    and message.method == "notifications/cancelled"
-                ):
-                    target = (message.params or {}).get("requestId")
-                    if target is not None and target in self._judging:
+                if message["method"] == "notifications/cancelled":
+                    target = (message.get("params") or {}).get("requestId")
+                    if _is_id(target) and target in self._judging:
                         self._cancelled.add(target)
                 await self._to_up(message)
 
-    async def _client_request(self, message: JSONRPCRequest, tg: anyio.abc.TaskGroup) -> None:
-        method = message.method
-        params = message.params or {}
-        token = (params.get("_meta") or {}).get("progressToken")
-        if token is not None and len(self._progress) < MAX_TRACKED:
-            self._progress[token] = message.id
-            self._tokens[message.id] = token
+    async def _client_request(self, message: Message, tg: anyio.abc.TaskGroup) -> None:
+        method = message["method"]
+        request_id: RequestId = message["id"]
+        params = message.get("params") or {}
+        meta = params.get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        if _is_id(token) and len(self._progress) < MAX_TRACKED:
+            self._progress[token] = request_id
+            self._tokens[request_id] = token
         if method == "initialize":
-            caps = params.get("capabilities") or {}
-            self._elicitation = isinstance(caps.get("elicitation"), dict)
+            caps = params.get("capabilities")
+            self._elicitation = isinstance(caps, dict) and isinstance(caps.get("elicitation"), dict)
         elif method == "tools/call":
-            tg.start_soon(self._tools_call, message)
+            name = params.get("name")
+            inline = isinstance(name, str) and name in self._tools and self._tools_fresh
+            if inline and not self.offload:
+                # Nothing to wait for: decide here rather than pay for a task per call.
+                await self._tools_call(message, tg)
+            else:
+                tg.start_soon(self._tools_call, message, None)
             return
         elif method == "tools/list":
-            self._pending[message.id] = _Pending("list", "")
+            self._pending[request_id] = _Pending("list", "")
         elif method == "resources/read":
-            self._pending[message.id] = _Pending("read", str(params.get("uri", "")))
+            self._pending[request_id] = _Pending("read", str(params.get("uri", "")))
         elif method == "prompts/get":
-            self._pending[message.id] = _Pending("prompt", str(params.get("name", "")))
+            self._pending[request_id] = _Pending("prompt", str(params.get("name", "")))
         elif method == "tasks/result":
             # A task-augmented tools/call delivers its result here: scan it like one.
-            self._pending[message.id] = _Pending("call", "task:" + str(params.get("taskId", "")))
+            self._pending[request_id] = _Pending("call", "task:" + str(params.get("taskId", "")))
         await self._to_up(message)
 
     def _forget(self, request_id: RequestId) -> None:
@@ -237,47 +243,77 @@ class Relay:
 
     # -- tools/call ---------------------------------------------------------------------------
 
-    async def _tools_call(self, message: JSONRPCRequest) -> None:
+    async def _tools_call(self, message: Message, tg: anyio.abc.TaskGroup | None) -> None:
+        """Judge one ``tools/call`` and forward or refuse it. ``tg`` is given when this runs
+        inline in the client pump: a wait for a human's answer then moves to a task."""
         with contextlib.suppress(*_CLOSED):
-            await self._tools_call_inner(message)
+            request_id: RequestId = message["id"]
+            params = message.get("params") or {}
+            name = params.get("name")
+            arguments = params.get("arguments")
+            if arguments is None:
+                arguments = {}
+            self._judging.add(request_id)
+            handed_off = False
+            try:
+                outcome = await self._decide_call(name, arguments)
+                if outcome.effect == "approval_required" and self._elicitation:
+                    if tg is not None:
+                        tg.start_soon(self._tools_call_approval, message, outcome)
+                        handed_off = True
+                        return
+                    outcome = await self._ask_approval(request_id, str(name), arguments, outcome)
+            except Exception:
+                log.exception("tools/call handling failed; refused")
+                outcome = CallOutcome("deny", "gateway_error", "")
+            finally:
+                if not handed_off:
+                    self._judging.discard(request_id)
+            await self._conclude(message, outcome)
 
-    async def _tools_call_inner(self, message: JSONRPCRequest) -> None:
-        params = message.params or {}
-        name = params.get("name")
-        arguments = params.get("arguments")
-        if arguments is None:
-            arguments = {}
-        self._judging.add(message.id)
-        try:
-            outcome = await self._decide_call(message.id, name, arguments)
-        except Exception:
-            log.exception("tools/call handling failed; refused")
-            outcome = CallOutcome("deny", "gateway_error", "")
-        finally:
-            self._judging.discard(message.id)
-        if message.id in self._cancelled:
-            self._cancelled.discard(message.id)
-            self._forget(message.id)
+    async def _tools_call_approval(self, message: Message, pending: CallOutcome) -> None:
+        with contextlib.suppress(*_CLOSED):
+            request_id: RequestId = message["id"]
+            params = message.get("params") or {}
+            try:
+                outcome = await self._ask_approval(
+                    request_id, params["name"], params.get("arguments") or {}, pending
+                )
+            except Exception:
+                log.exception("tools/call approval failed; refused")
+                outcome = CallOutcome("deny", "gateway_error", "")
+            finally:
+                self._judging.discard(request_id)
+            await self._conclude(message, outcome)
+
+    async def _conclude(self, message: Message, outcome: CallOutcome) -> None:
+        """Forward an allowed call (with redacted arguments if the scanner redacted them);
+        answer a refused one with a tool error; drop a call the client cancelled."""
+        request_id: RequestId = message["id"]
+        params = message.get("params") or {}
+        if request_id in self._cancelled:
+            self._cancelled.discard(request_id)
+            self._forget(request_id)
             return
         if not outcome.allowed:
             self.stats.refused += 1
-            self._forget(message.id)
-            await self._respond(message.id, tool_error(_refusal_text(outcome)))
+            self._forget(request_id)
+            await self._respond(request_id, tool_error(_refusal_text(outcome)))
             return
         self.stats.forwarded += 1
         if outcome.forward_args is not None:
             # The scanner redacted the arguments: the upstream gets the redacted copy.
-            message = JSONRPCRequest(
-                jsonrpc="2.0",
-                id=message.id,
-                method=message.method,
-                params={**params, "arguments": dict(outcome.forward_args)},
+            message = jsonrpc.request(
+                request_id,
+                message["method"],
+                {**params, "arguments": dict(outcome.forward_args)},
             )
-        self._pending[message.id] = _Pending("call", str(name))
-        self._inflight.append(message.id)
+        self._pending[request_id] = _Pending("call", str(params.get("name")))
+        self._inflight.append(request_id)
         await self._to_up(message)
 
-    async def _decide_call(self, request_id: RequestId, name: Any, arguments: Any) -> CallOutcome:
+    async def _decide_call(self, name: Any, arguments: Any) -> CallOutcome:
+        """The decision before any human is asked (an approval is asked by the caller)."""
         caller = self.caller
         if not isinstance(name, str) or not isinstance(arguments, dict):
             return await self._call(
@@ -316,8 +352,6 @@ class Relay:
         outcome: CallOutcome = await self._call(
             self.authorizer.authorize_call, caller, self.server, name, arguments
         )
-        if outcome.effect == "approval_required":
-            return await self._ask_approval(request_id, name, arguments, outcome)
         return outcome
 
     async def _ask_approval(
@@ -329,11 +363,10 @@ class Relay:
         shown = json.dumps(arguments, sort_keys=True, default=str)
         if len(shown) > 2000:
             shown = shown[:2000] + "..."
-        request = JSONRPCRequest(
-            jsonrpc="2.0",
-            id=elicit_id,
-            method="elicitation/create",
-            params={
+        request = jsonrpc.request(
+            elicit_id,
+            "elicitation/create",
+            {
                 "mode": "form",
                 "message": (
                     f"ztgate: the agent `{self.caller.agent}` wants to call `{name}` on "
@@ -354,10 +387,14 @@ class Relay:
         )
         answer = await self._await_reply(elicit_id, request, downstream=True, related=request_id)
         approved = False
-        if isinstance(answer, JSONRPCResponse):
-            result = answer.result
-            content = result.get("content") or {}
-            approved = result.get("action") == "accept" and content.get("approve") is True
+        if answer is not None and "result" in answer:
+            result = answer["result"]
+            content = result.get("content")
+            approved = (
+                result.get("action") == "accept"
+                and isinstance(content, dict)
+                and content.get("approve") is True
+            )
         return await self._call(
             self.authorizer.approval_answered,
             self.caller,
@@ -372,11 +409,11 @@ class Relay:
     async def _await_reply(
         self,
         request_id: str,
-        request: JSONRPCRequest,
+        request: Message,
         *,
         downstream: bool,
         related: RequestId | None = None,
-    ) -> Any:
+    ) -> Message | None:
         event = anyio.Event()
         box: list[Any] = []
         self._waiters[request_id] = (event, box)
@@ -398,17 +435,16 @@ class Relay:
             fresh: list[dict[str, Any]] = []
             for _ in range(MAX_LIST_PAGES):
                 list_id = self._next_id("l")
-                request = JSONRPCRequest(
-                    jsonrpc="2.0",
-                    id=list_id,
-                    method="tools/list",
-                    params={"cursor": cursor} if cursor is not None else None,
+                request = jsonrpc.request(
+                    list_id, "tools/list", {"cursor": cursor} if cursor is not None else None
                 )
                 answer = await self._await_reply(list_id, request, downstream=False)
-                if not isinstance(answer, JSONRPCResponse):
+                if answer is None or "result" not in answer:
                     return
-                fresh.extend(t for t in answer.result.get("tools", []) if isinstance(t, dict))
-                cursor = answer.result.get("nextCursor")
+                tools = answer["result"].get("tools")
+                if isinstance(tools, list):
+                    fresh.extend(t for t in tools if isinstance(t, dict))
+                cursor = answer["result"].get("nextCursor")
                 if cursor is None:
                     break
             await self._judge_tools(fresh, replace=True)
@@ -463,45 +499,49 @@ class Relay:
 
     # -- server -> client ------------------------------------------------------------------------
 
-    async def _pump_up(self, stream: Any, tg: anyio.abc.TaskGroup) -> None:
-        async for item in stream:
-            if isinstance(item, Exception):
-                log.warning("upstream transport error: %s", item)
+    async def _pump_up(self, channel: Channel, tg: anyio.abc.TaskGroup) -> None:
+        async for message in channel.messages():
+            if isinstance(message, Exception):
+                log.warning("upstream message refused: %s", message)
                 continue
-            message = item.message
-            if isinstance(message, JSONRPCResponse | JSONRPCError) and message.id is not None:
-                waiter = self._waiters.pop(message.id, None)
+            reply_id = message.get("id")
+            if jsonrpc.is_reply(message) and reply_id is not None:
+                waiter = self._waiters.pop(reply_id, None)
                 if waiter is not None:
                     waiter[1].append(message)
                     waiter[0].set()
                     continue
-                pending = self._pending.pop(message.id, None)
-                self._forget(message.id)
-                if pending is not None and isinstance(message, JSONRPCResponse):
+                pending = self._pending.pop(reply_id, None)
+                self._forget(reply_id)
+                if pending is not None and "result" in message:
                     message = await self._judge_result(message, pending)
                 await self._to_down(message)
                 continue
             related: RequestId | None = None
-            if isinstance(message, JSONRPCNotification):
-                params = message.params or {}
-                if message.method == "notifications/tools/list_changed":
+            if jsonrpc.is_notification(message):
+                method = message["method"]
+                if method == "notifications/tools/list_changed":
                     self._tools_fresh = False
-                elif message.method == "notifications/progress":
-                    related = self._progress.get(params.get("progressToken"))
+                elif method == "notifications/progress":
+                    token = (message.get("params") or {}).get("progressToken")
+                    related = self._progress.get(token) if _is_id(token) else None
             if related is None and self._inflight:
                 related = self._inflight[-1]
             await self._to_down(message, related)
 
-    async def _judge_result(self, message: JSONRPCResponse, pending: _Pending) -> JSONRPCResponse:
-        result = dict(message.result)
+    async def _judge_result(self, message: Message, pending: _Pending) -> Message:
+        result = dict(message["result"])
         if pending.kind == "list":
             try:
-                tools = [t for t in result.get("tools", []) if isinstance(t, dict)]
+                listed = result.get("tools")
+                tools = (
+                    [t for t in listed if isinstance(t, dict)] if isinstance(listed, list) else []
+                )
                 result["tools"] = await self._judge_tools(tools, replace=False)
             except Exception:
                 log.exception("tools/list judging failed; nothing listed")
                 result["tools"] = []
-            return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+            return jsonrpc.response(message["id"], result)
         keys = {
             "call": ("content", "structuredContent"),
             "read": ("contents",),
@@ -520,20 +560,24 @@ class Relay:
         except Exception:
             log.exception("result inspection failed; withheld")
             inspection = Inspection("block")
-        if inspection.action == "block":
-            if pending.kind == "call":
-                withheld = tool_error("ztgate: the tool result was withheld (output_blocked)")
-                return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=withheld)
-            return JSONRPCError(  # type: ignore[return-value]
-                jsonrpc="2.0",
-                id=message.id,
-                error=ErrorData(code=-32003, message="ztgate: content withheld (output_blocked)"),
-            )
         if inspection.action == "redact" and isinstance(inspection.content, dict):
-            return JSONRPCResponse(
-                jsonrpc="2.0", id=message.id, result={**result, **inspection.content}
-            )
+            return jsonrpc.response(message["id"], {**result, **inspection.content})
+        if inspection.action != "pass":
+            # "block", or a verdict the relay cannot carry out: withhold.
+            return _withheld(message["id"], pending.kind)
         return message
+
+
+def _withheld(request_id: RequestId, kind: str) -> Message:
+    if kind == "call":
+        withheld = tool_error("ztgate: the tool result was withheld (output_blocked)")
+        return jsonrpc.response(request_id, withheld)
+    return jsonrpc.error(request_id, -32003, "ztgate: content withheld (output_blocked)")
+
+
+def _is_id(value: Any) -> bool:
+    """A usable request id or progress token: a string or an integer (not a bool)."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _refusal_text(outcome: CallOutcome) -> str:

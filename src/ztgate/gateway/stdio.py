@@ -1,6 +1,8 @@
 """The stdio transport: the MCP client launches ``ztgate gateway ... -- COMMAND ARGS``
 instead of the server; the gateway starts the server as its child and relays between
-its own stdin/stdout and the child's, through the ``mcp`` SDK's stdio transports.
+its own stdin/stdout and the child's. On POSIX both ends are raw newline-delimited pipes
+(:mod:`ztgate.gateway.pipes`): each message is decoded once and re-encoded once, with no
+thread or SDK model per message; elsewhere the ``mcp`` SDK's stdio transports carry it.
 
 The agent is named by the operator who wrote the client's launch configuration
 (``--agent``); when an identity store is configured, the agent must be registered and
@@ -9,6 +11,7 @@ active, re-checked on every call.
 
 from __future__ import annotations
 
+import gc
 import io
 import sys
 import uuid
@@ -71,9 +74,22 @@ async def serve_stdio(
         pins=runtime.pins,
         offload=runtime.config.audit_durability == "strict",
     )
+    if sys.platform == "win32":  # pragma: no cover - the raw pipes are POSIX-only
+        async with (
+            stdio_server(stdin=_StdinLines()) as (down_read, down_write),  # type: ignore[arg-type]
+            stdio_client(upstream_parameters(upstream), errlog=errlog) as (up_read, up_write),
+        ):
+            await relay.run(down_read, down_write, up_read, up_write)
+        return relay
+    from ztgate.gateway.pipes import claim_stdio, open_upstream
+
+    # Everything loaded so far (policy, scanner models, modules) lives as long as the
+    # process: keep it out of the cyclic collector's traversals, which otherwise walk it
+    # again and again as calls allocate.
+    gc.freeze()
     async with (
-        stdio_server(stdin=_StdinLines()) as (down_read, down_write),  # type: ignore[arg-type]
-        stdio_client(upstream_parameters(upstream), errlog=errlog) as (up_read, up_write),
+        claim_stdio() as down,
+        open_upstream(upstream_parameters(upstream), errlog=errlog) as up,
     ):
-        await relay.run(down_read, down_write, up_read, up_write)
+        await relay.serve(down, up)
     return relay

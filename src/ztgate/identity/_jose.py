@@ -2,10 +2,14 @@
 
 Only what ztgate needs, on top of pyca/cryptography: compact serialisation, EdDSA
 (Ed25519), ES256 and (for external issuers and clients only) RS256; JWK import/export
-for those key types; RFC 7638 thumbprints. Parsing is strict on purpose: base64url
-without padding, JSON objects only, duplicate member names refused, header members
-limited to what we understand. Every failure raises :class:`RejectedError` with a
-precise reason code.
+for those key types; RFC 7638 thumbprints. Ed25519 signatures are checked with
+libsodium (through PyNaCl): it verifies in about half the time of the OpenSSL 3 build
+``cryptography`` ships, and uncached verification is on the hot path of every first
+call with a fresh token. libsodium's check is also the stricter one (it refuses
+non-canonical encodings and small-order points), so nothing OpenSSL rejects passes.
+Parsing is strict on purpose: base64url without padding, JSON objects only, duplicate
+member names refused, header members limited to what we understand. Every failure
+raises :class:`RejectedError` with a precise reason code.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import CryptoError
 
 from ztgate.errors import RejectedError
 
@@ -126,14 +132,24 @@ def parse_compact(unverified_token: object, *, max_bytes: int) -> ParsedJWS:
     return ParsedJWS(header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature)
 
 
+def verify_ed25519(public: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    """RFC 8032 verification with libsodium's strict check; never raises on bad input."""
+    if len(signature) != 64:
+        return False
+    try:
+        crypto_sign_open(signature + data, public.public_bytes_raw())
+    except (CryptoError, ValueError, TypeError):
+        return False
+    return True
+
+
 def verify_signature(parsed: ParsedJWS, alg: str, key: PublicKey) -> bool:
     """True if the signature is valid for ``alg`` with ``key``; never raises on bad input."""
     data, sig = parsed.signing_input, parsed.signature
     alg = normalize_alg(alg)
     try:
         if alg == "EdDSA" and isinstance(key, ed25519.Ed25519PublicKey):
-            key.verify(sig, data)
-            return True
+            return verify_ed25519(key, sig, data)
         if alg == "ES256" and isinstance(key, ec.EllipticCurvePublicKey):
             if not isinstance(key.curve, ec.SECP256R1) or len(sig) != 64:
                 return False

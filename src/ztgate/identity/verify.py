@@ -80,11 +80,19 @@ def _str_claim(claims: dict[str, Any], name: str) -> str:
 
 
 def _freeze(value: Any) -> Any:
-    """A read-only deep copy: cached principals are shared, so nobody may edit them."""
+    """A read-only deep copy: cached principals are shared, so nobody may edit them.
+
+    Claims come from the JSON decoder, so only ``dict`` and ``list`` can be mutable; the
+    concrete type checks keep this off the abstract-base-class path, which costs more
+    than the rest of the copy on an uncached verification.
+    """
+    kind = type(value)
+    if kind is dict:
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if kind is list or kind is tuple:
+        return tuple(_freeze(v) for v in value)
     if isinstance(value, Mapping):
         return MappingProxyType({k: _freeze(v) for k, v in value.items()})
-    if isinstance(value, list | tuple):
-        return tuple(_freeze(v) for v in value)
     return value
 
 

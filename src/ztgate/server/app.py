@@ -30,7 +30,7 @@ from ztgate.server.authzen import (
     evaluate_one,
 )
 from ztgate.server.metrics import CONTENT_TYPE_LATEST, Metrics
-from ztgate.server.oauth import oauth_routes
+from ztgate.server.oauth import oauth_endpoints
 from ztgate.service.control import ControlPlane
 from ztgate.service.pipeline import new_request_id
 
@@ -199,7 +199,16 @@ def create_app(
 
     app.include_router(admin_router(control))
     if control.oauth is not None:
-        for route in oauth_routes(control.oauth, clock=control.clock):
-            app.router.routes.append(route)
+        for endpoint in oauth_endpoints(control.oauth, clock=control.clock):
+            app.add_api_route(
+                endpoint.path,
+                endpoint.handler,
+                methods=[endpoint.method],
+                summary=endpoint.summary,
+                tags=["oauth"],
+                response_class=JSONResponse,
+                responses={},
+                openapi_extra=endpoint.openapi,
+            )
     app.add_middleware(RequestIdMiddleware)
     return app

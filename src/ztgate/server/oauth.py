@@ -1,7 +1,9 @@
 """HTTP endpoints of the authorization server, as a Starlette app or route list.
 
-``oauth_routes(server)`` gives the routes so ``ztgate serve`` can mount them next to the
-AuthZEN API; ``create_oauth_app(server)`` is a standalone app for tests and local use.
+``oauth_endpoints(server)`` gives the handlers with their OpenAPI operations so
+``ztgate serve`` documents them next to the AuthZEN API; ``oauth_routes(server)`` the
+same as plain Starlette routes; ``create_oauth_app(server)`` is a standalone app for
+tests and local use.
 
 - ``GET /.well-known/oauth-authorization-server``: RFC 8414 metadata;
 - ``GET /oauth/jwks``: the JWKS that verifies ztgate access tokens;
@@ -10,13 +12,15 @@ AuthZEN API; ``create_oauth_app(server)`` is a standalone app for tests and loca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ztgate.identity.authorization import AuthorizationServer, OAuthError
@@ -59,16 +63,74 @@ async def _read_form(request: Request) -> dict[str, str] | None:
     return form
 
 
-def oauth_routes(server: AuthorizationServer, *, clock: Clock = _utcnow) -> list[BaseRoute]:
-    """The metadata, JWKS and token routes bound to ``server``."""
+@dataclass(frozen=True, slots=True)
+class OAuthEndpoint:
+    """One endpoint: where it lives, its handler, and its OpenAPI operation fields."""
 
-    async def metadata(_: Request) -> JSONResponse:
+    path: str
+    method: str
+    handler: Callable[[Request], Awaitable[Response]]
+    summary: str
+    openapi: dict[str, Any]
+
+
+def _json_schema(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_TOKEN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in", "scope"],
+    "properties": {
+        "access_token": {"type": "string"},
+        "token_type": {"type": "string", "enum": ["Bearer"]},
+        "expires_in": {"type": "integer", "minimum": 0},
+        "scope": {"type": "string"},
+        "issued_token_type": {"type": "string"},
+    },
+}
+_FORM_FIELDS = (
+    "grant_type",
+    "client_id",
+    "client_assertion_type",
+    "client_assertion",
+    "assertion",
+    "scope",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+)
+_TOKEN_REQUEST: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {name: {"type": "string"} for name in _FORM_FIELDS},
+            }
+        }
+    },
+}
+
+
+def oauth_endpoints(server: AuthorizationServer, *, clock: Clock = _utcnow) -> list[OAuthEndpoint]:
+    """The metadata, JWKS and token endpoints bound to ``server``, with their documentation."""
+
+    async def metadata(_: Request) -> Response:
         return JSONResponse(server.metadata())
 
-    async def jwks(_: Request) -> JSONResponse:
+    async def jwks(_: Request) -> Response:
         return JSONResponse(server.jwks(clock()), headers={"Cache-Control": "max-age=60"})
 
-    async def token(request: Request) -> JSONResponse:
+    async def token(request: Request) -> Response:
         form = await _read_form(request)
         if form is None:
             return _error("invalid_request")
@@ -80,9 +142,53 @@ def oauth_routes(server: AuthorizationServer, *, clock: Clock = _utcnow) -> list
         return JSONResponse(body, headers=_NO_STORE)
 
     return [
-        Route("/.well-known/oauth-authorization-server", metadata, methods=["GET"]),
-        Route("/oauth/jwks", jwks, methods=["GET"]),
-        Route("/oauth/token", token, methods=["POST"]),
+        OAuthEndpoint(
+            "/.well-known/oauth-authorization-server",
+            "GET",
+            metadata,
+            "RFC 8414 authorization server metadata",
+            {"responses": {"200": _json_schema({"type": "object"}, "Server metadata")}},
+        ),
+        OAuthEndpoint(
+            "/oauth/jwks",
+            "GET",
+            jwks,
+            "The JWKS that verifies ztgate access tokens",
+            {
+                "responses": {
+                    "200": _json_schema(
+                        {
+                            "type": "object",
+                            "required": ["keys"],
+                            "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+                        },
+                        "Published signing keys",
+                    )
+                }
+            },
+        ),
+        OAuthEndpoint(
+            "/oauth/token",
+            "POST",
+            token,
+            "Token endpoint: client_credentials, jwt-bearer and token exchange (RFC 8693)",
+            {
+                "requestBody": _TOKEN_REQUEST,
+                "responses": {
+                    "200": _json_schema(_TOKEN_SCHEMA, "An access token"),
+                    "400": _json_schema(_ERROR_SCHEMA, "The request was refused"),
+                    "401": _json_schema(_ERROR_SCHEMA, "Client authentication failed"),
+                },
+            },
+        ),
+    ]
+
+
+def oauth_routes(server: AuthorizationServer, *, clock: Clock = _utcnow) -> list[BaseRoute]:
+    """The endpoints as plain Starlette routes (for apps without an OpenAPI document)."""
+    return [
+        Route(endpoint.path, endpoint.handler, methods=[endpoint.method])
+        for endpoint in oauth_endpoints(server, clock=clock)
     ]
 
 

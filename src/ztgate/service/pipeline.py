@@ -47,7 +47,6 @@ from ztgate.core.models import (
     QuotaCharge,
     Reason,
     ReasonCode,
-    Request,
 )
 from ztgate.core.policy import CompiledPolicy, decide
 from ztgate.core.policy.evaluate import no_policy_decision
@@ -524,20 +523,18 @@ class Pipeline:
         if audit is None:
             return decision
         try:
-            request = Request(
+            # record_call, not record_decision: no Request to build on the hot path
+            audit.record_call(
                 agent=agent or "<unknown>",
                 tool=call.tool if isinstance(call.tool, str) else repr(call.tool),
                 args=args if isinstance(args, Mapping) else {},
+                decision=decision,
+                request_id=request_id,
                 now=now,
                 server=call.server,
                 context=ctx,
-            )
-            audit.record_decision(
-                request,
-                decision,
-                request_id=request_id,
-                latency_us=latency_us,
                 session_id=call.session,
+                latency_us=latency_us,
                 findings=findings,
             )
         except Exception as error:
@@ -559,10 +556,12 @@ class Pipeline:
         session: str | None = None,
         request_id: str | None = None,
         now: datetime | None = None,
+        server: str | None = None,
     ) -> OutputOutcome:
         """Scan a tool's output; label the session; say whether the output may be used.
 
-        Never raises: a failing scanner withholds the output.
+        Never raises: a failing scanner withholds the output. ``server`` names the MCP
+        server the output came from, for the audit record.
         """
         when = now if now is not None else self.clock()
         try:
@@ -580,6 +579,7 @@ class Pipeline:
         allowed = verdict.effect is Effect.ALLOW
         if verdict.findings and self.audit is not None:
             try:
+                redaction = self.audit.redaction
                 self.audit.append(
                     DecisionEvent(
                         agent=agent,
@@ -588,10 +588,11 @@ class Pipeline:
                         time=when,
                         request_id=request_id or new_request_id(),
                         args_digest="",
+                        server=server,
                         session_id=session,
                         rule_ids=verdict.rule_ids,
                         reasons=({"code": "output_scanned", "message": "tool output scanned"},),
-                        findings=verdict.findings,
+                        findings=tuple(redaction.redact_value(dict(f)) for f in verdict.findings),
                     )
                 )
             except Exception:

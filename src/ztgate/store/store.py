@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ztgate.errors import StoreError, UsageError
 from ztgate.store import _schema as s
 from ztgate.store._migrations import migrate
+from ztgate.store.sealing import KeySealer, resolve_sealer
 
 DEFAULT_DATA_DIR = ".ztgate"
 DB_FILENAME = "ztgate.db"
@@ -37,7 +38,9 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 class Store:
     """A migrated database plus its repositories. Thread-safe; share one per process."""
 
-    def __init__(self, engine: Engine, *, description: str) -> None:
+    def __init__(
+        self, engine: Engine, *, description: str, sealer: KeySealer | None = None
+    ) -> None:
         from ztgate.store.agents import AgentRepository, BlueprintRepository
         from ztgate.store.approvals import ApprovalRepository
         from ztgate.store.control import AdminKeyRepository, KillSwitchRepository
@@ -51,6 +54,7 @@ class Store:
 
         self.engine = engine
         self.description = description
+        self.sealer = sealer if sealer is not None else KeySealer(None, origin=description)
         self._generation = 0
         self._generation_lock = threading.Lock()
         self.agents = AgentRepository(self)
@@ -182,17 +186,25 @@ def open_store(
     *,
     schema: str | None = None,
     run_migrations: bool = True,
+    key_encryption_key: bytes | None = None,
 ) -> Store:
     """Open (and by default migrate) the store at a directory or database URL.
 
     ``None`` means the ``ZTGATE_STORE`` environment variable if set, else ``./.ztgate``.
     ``schema`` puts every table in that PostgreSQL schema (created if missing), which is
-    how tests and co-tenant deployments isolate themselves.
+    how tests and co-tenant deployments isolate themselves. ``key_encryption_key`` seals
+    the token-signing keys at rest (see :mod:`ztgate.store.sealing` for where it is
+    looked up when not given).
     """
     target = os.fspath(url_or_dir) if url_or_dir is not None else None
     if target is None:
         target = os.environ.get("ZTGATE_STORE") or DEFAULT_DATA_DIR
     engine, description = _engine_for(target, schema)
+    try:
+        sealer = resolve_sealer(key_encryption_key, None if "://" in target else Path(target))
+    except Exception:
+        engine.dispose()
+        raise
     try:
         if schema is not None:
             with engine.begin() as conn:
@@ -203,4 +215,4 @@ def open_store(
     except SQLAlchemyError as error:
         engine.dispose()
         raise StoreError(f"cannot open store `{description}`: {type(error).__name__}") from error
-    return Store(engine, description=description)
+    return Store(engine, description=description, sealer=sealer)

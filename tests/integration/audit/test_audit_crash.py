@@ -26,14 +26,20 @@ CHILD = r"""
 import sys
 from pathlib import Path
 from ztgate.audit.config import open_log
+from ztgate.core.models import Decision, Effect, Reason, ReasonCode
+DECISION = Decision(Effect.ALLOW, (Reason(ReasonCode.ALLOWED, "ok", "r"),), ("r",), "pv")
 data_dir, durability = Path(sys.argv[1]), sys.argv[2]
 log = open_log(data_dir, durability=durability, checkpoint_every=7, checkpoint_interval=0.05)
 print("ready", flush=True)
 i = 0
 while True:
     i += 1
-    receipt = log.record_lifecycle("agent_updated", actor="crash-test", subject=f"a{i}",
-                                   details={"i": i, "pad": "x" * (i % 50)})
+    if i % 2:
+        receipt = log.record_lifecycle("agent_updated", actor="crash-test", subject=f"a{i}",
+                                       details={"i": i, "pad": "x" * (i % 50)})
+    else:  # the decision path: batched mode seals these on the writer thread
+        receipt = log.record_call(agent="crash-test", tool="t", args={"i": i, "pad": "x" * (i % 50)},
+                                  decision=DECISION, request_id=f"r{i}")
     if durability == "batched":
         if i % 5:
             continue

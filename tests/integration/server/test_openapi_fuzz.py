@@ -35,6 +35,8 @@ def test_api_conforms_to_its_openapi_document(tmp_path: Path) -> None:
         api = schemathesis.openapi.from_asgi("/openapi.json", create_app(plane))
         operations = [result.ok() for result in api.get_all_operations()]
         assert len(operations) >= 30
+        paths = {operation.path for operation in operations}
+        assert {"/oauth/token", "/oauth/jwks", "/.well-known/oauth-authorization-server"} <= paths
         for operation in operations:
 
             @given(case=operation.as_strategy())

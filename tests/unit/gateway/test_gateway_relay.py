@@ -118,3 +118,55 @@ def test_relay_pages_its_own_listing_keeps_client_ids_and_passes_cancellation(
     assert calls == ["ztgate-1-l1", 9]  # 7 needed approval: never forwarded
     cancels = [m for m in seen_upstream if m.get("method") == "notifications/cancelled"]
     assert [m["params"] for m in cancels] == [{"requestId": 8}]
+
+
+def test_an_approval_asked_inline_does_not_hold_up_the_client_pump(tmp_path: Path) -> None:
+    """With a fresh tool list a call is decided in the client pump; the elicitation
+    answer arrives through that same pump, so waiting for it must happen elsewhere."""
+    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
+    pins = PinStore(tmp_path / "pins.db")
+    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
+    seen_upstream: list[dict[str, Any]] = []
+    answers: list[Any] = []
+
+    async def scenario() -> None:
+        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
+        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
+        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
+        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
+                tg.start_soon(_upstream, up_in_r, up_out_w, seen_upstream)
+                await down_in_w.send(
+                    _request(1, "initialize", {"capabilities": {"elicitation": {}}})
+                )
+                await down_out_r.receive()  # the peer echoes something for initialize
+                for page in range(3):
+                    await down_in_w.send(
+                        _request(f"l{page}", "tools/list", {"cursor": str(page)} if page else None)
+                    )
+                    await down_out_r.receive()
+                await down_in_w.send(_request(7, "tools/call", {"name": "t3", "arguments": {}}))
+                ask = (await down_out_r.receive()).message
+                assert ask.method == "elicitation/create"
+                await down_in_w.send(
+                    SessionMessage(
+                        JSONRPCResponse(
+                            jsonrpc="2.0",
+                            id=ask.id,
+                            result={"action": "accept", "content": {"approve": True}},
+                        )
+                    )
+                )
+                answers.append((await down_out_r.receive()).message)
+                await down_in_w.aclose()
+        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
+            await stream.aclose()
+        pins.close()
+
+    anyio.run(scenario)
+    assert answers[0].id == 7
+    assert answers[0].result["content"][0]["text"] == "ran t3"
+    calls = [m["id"] for m in seen_upstream if m.get("method") == "tools/call"]
+    assert calls == [7]

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from hypothesis import given
 from hypothesis import strategies as st
@@ -104,3 +105,54 @@ def test_parse_size_cap_applies_before_decoding() -> None:
     with pytest.raises(RejectedError) as caught:
         _jose.parse_compact("x" * 1001, max_bytes=1000)
     assert caught.value.reason == "token_too_large"
+
+
+# The order of the Ed25519 base point: a signature's S must be reduced below it.
+_ED25519_L = 2**252 + 27742317777372353535851937790883648493
+
+
+def _openssl_accepts(public: ed25519.Ed25519PublicKey, signature: bytes, data: bytes) -> bool:
+    try:
+        public.verify(signature, data)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_ed25519_rejects_malleated_and_misshapen_signatures() -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    public = private.public_key()
+    data = b"header.payload"
+    signature = private.sign(data)
+    assert _jose.verify_ed25519(public, signature, data)
+    s = int.from_bytes(signature[32:], "little")
+    malleated = signature[:32] + (s + _ED25519_L).to_bytes(32, "little")
+    assert not _jose.verify_ed25519(public, malleated, data)
+    assert not _openssl_accepts(public, malleated, data)
+    for bad in (b"", signature[:63], signature + b"\x00", bytes(64)):
+        assert not _jose.verify_ed25519(public, bad, data)
+    other = ed25519.Ed25519PrivateKey.generate().public_key()
+    assert not _jose.verify_ed25519(other, signature, data)
+
+
+@given(
+    data=st.binary(max_size=300),
+    flip=st.one_of(st.none(), st.integers(min_value=0)),
+    in_signature=st.booleans(),
+)
+def test_ed25519_libsodium_never_accepts_what_openssl_refuses(
+    data: bytes, flip: int | None, in_signature: bool
+) -> None:
+    """ztgate verifies with libsodium; it must be at least as strict as OpenSSL."""
+    private = ed25519.Ed25519PrivateKey.generate()
+    public = private.public_key()
+    signature = bytearray(private.sign(data))
+    message = bytearray(data)
+    if flip is not None:
+        target = signature if in_signature or not message else message
+        bit = flip % (8 * len(target))
+        target[bit // 8] ^= 1 << (bit % 8)
+    ours = _jose.verify_ed25519(public, bytes(signature), bytes(message))
+    assert ours == (flip is None)
+    if ours:
+        assert _openssl_accepts(public, bytes(signature), bytes(message))

@@ -166,3 +166,35 @@ def test_stricter_is_an_order() -> None:
             assert stricter(a, b) is stricter(b, a)
             assert stricter(a, Effect.DENY) is Effect.DENY
             assert stricter(a, Effect.ALLOW) is a
+
+
+def test_output_findings_are_audited_with_their_server_and_redacted(tmp_path: Path) -> None:
+    from ztgate.audit.backends.sqlite import SQLiteBackend
+    from ztgate.audit.checkpoint import Signer
+    from ztgate.audit.log import AuditLog
+
+    class LeakyScanner:
+        """Reports a finding that quotes a credential, as a careless scanner might."""
+
+        def scan(self, tool: str, direction: str, content: Any) -> ScanVerdict:
+            finding = {"rule": "leak", "excerpt": "token AKIAIOSFODNN7EXAMPLE"}
+            return ScanVerdict(Effect.ALLOW, content, findings=(finding,), rule_ids=("guard:x",))
+
+    backend = SQLiteBackend(tmp_path / "audit.db")
+    log = AuditLog(backend, Signer.generate(), checkpoint_interval=None)
+    piped = Pipeline(
+        state=MemoryState(),
+        policy=lambda: FINANCE,
+        scanner=LeakyScanner(),
+        clock=lambda: NOW,
+        audit=log,
+    )
+    out = piped.inspect_output(agent="fin-1", tool="read_file", output="x", server="files")
+    assert out.allowed
+    log.flush()
+    texts = [stored.record for stored in backend.records()]
+    log.close()
+    assert len(texts) == 1
+    assert '"server":"files"' in texts[0]
+    assert "AKIAIOSFODNN7EXAMPLE" not in texts[0]
+    assert '"rule":"leak"' in texts[0]
