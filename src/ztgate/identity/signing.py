@@ -64,7 +64,11 @@ class SigningKeys:
             snapshot = KeySet(
                 revision=rev,
                 signer=signer,
-                signer_key=_jose.private_key_from_pem(signer.private_pem) if signer else None,
+                signer_key=_jose.private_key_from_pem(
+                    self.store.sealer.open(signer.kid, signer.private_pem)
+                )
+                if signer
+                else None,
                 verifiers=verifiers,
                 published=tuple(published),
             )
@@ -88,7 +92,7 @@ class SigningKeys:
         key = SigningKey(
             kid=kid,
             alg=self.alg,
-            private_pem=_jose.private_key_to_pem(private),
+            private_pem=self.store.sealer.seal(kid, _jose.private_key_to_pem(private)),
             public_jwk=jwk,
             created_at=now,
         )

@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from ztgate.errors import StoreError
 from ztgate.store import _schema as s
 from ztgate.store.records import ClientKey, SigningKey
-from ztgate.store.sealing import KeySealer
 
 if TYPE_CHECKING:
     from ztgate.store.store import Store
@@ -91,12 +90,12 @@ class ClientKeyRepository:
         return changed
 
 
-def _signing_key(row: Row[Any], sealer: KeySealer) -> SigningKey:
+def _signing_key(row: Row[Any]) -> SigningKey:
     m = row._mapping
     return SigningKey(
         kid=m["kid"],
         alg=m["alg"],
-        private_pem=sealer.open(m["kid"], bytes(m["private_pem"])),
+        private_pem=bytes(m["private_pem"]),
         public_jwk=dict(m["public_jwk"]),
         created_at=m["created_at"],
         retired_at=m["retired_at"],
@@ -107,8 +106,10 @@ def _signing_key(row: Row[Any], sealer: KeySealer) -> SigningKey:
 class SigningKeyRepository:
     """ztgate's token-signing keys: the newest unretired key signs; retired keys verify.
 
-    Private keys are sealed by the store's :class:`KeySealer` on the way in and opened on
-    the way out, so callers only ever see PEM and the database only ever sees ciphertext.
+    ``private_pem`` is stored as given: :class:`ztgate.identity.signing.SigningKeys` seals
+    it with the store's :class:`~ztgate.store.sealing.KeySealer` before adding and opens
+    only the signer's key, so listing keys (or retiring them after the KEK was lost and
+    replaced) never needs a key it cannot open.
     """
 
     def __init__(self, store: Store) -> None:
@@ -120,7 +121,7 @@ class SigningKeyRepository:
                 insert(s.signing_keys).values(
                     kid=key.kid,
                     alg=key.alg,
-                    private_pem=self._store.sealer.seal(key.kid, key.private_pem),
+                    private_pem=key.private_pem,
                     public_jwk=dict(key.public_jwk),
                     created_at=key.created_at,
                     retired_at=key.retired_at,
@@ -132,7 +133,7 @@ class SigningKeyRepository:
     def list(self, conn: Connection | None = None) -> list[SigningKey]:
         with self._store.transaction(conn) as c:
             rows = c.execute(select(s.signing_keys).order_by(s.signing_keys.c.created_at))
-            return [_signing_key(r, self._store.sealer) for r in rows]
+            return [_signing_key(r) for r in rows]
 
     def retire(
         self, kid: str, at: datetime, expires_at: datetime, conn: Connection | None = None

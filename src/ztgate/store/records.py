@@ -86,7 +86,8 @@ class ClientKey:
 class SigningKey:
     """A key ztgate signs access tokens with.
 
-    ``private_pem`` is the PKCS#8 private key; it never leaves the store except to sign.
+    ``private_pem`` is the PKCS#8 private key as stored: sealed (``ztgate-sealed-v1:...``)
+    when a key-encryption key is configured; it never leaves the store except to sign.
     ``retired_at`` set means the key no longer signs but stays in the JWKS until
     ``expires_at`` so tokens it signed still verify.
     """

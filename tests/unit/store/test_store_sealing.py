@@ -54,7 +54,8 @@ def test_directory_store_seals_with_a_private_key_file(tmp_path: Path) -> None:
         raw = conn.execute(select(s.signing_keys.c.private_pem)).scalar_one()
         assert bytes(raw).startswith(SEALED_PREFIX)
         assert b"PRIVATE KEY" not in bytes(raw)
-        assert store.signing_keys.list()[0].private_pem == key.private_pem
+        assert store.sealer.open(key.kid, bytes(raw)).startswith(b"-----BEGIN PRIVATE KEY")
+        assert SigningKeys(store).snapshot().signer_key is not None
 
 
 @pytest.mark.usefixtures("no_env_kek")
@@ -63,11 +64,25 @@ def test_a_copied_database_without_its_key_file_cannot_sign(tmp_path: Path) -> N
         SigningKeys(store).ensure(NOW)
     (tmp_path / KEK_FILENAME).unlink()  # the attacker has the database, not the key file
     with open_store(tmp_path) as store:
-        with pytest.raises(StoreError, match="cannot be opened"):
-            store.signing_keys.list()
+        assert len(store.signing_keys.list()) == 1  # listing needs no private key
         registry = Registry(store)
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match="cannot be opened"):
             SigningKeys(store, events=registry.events).snapshot()
+
+
+def test_after_losing_the_kek_a_rotation_under_a_new_one_signs_again(tmp_path: Path) -> None:
+    with open_store(tmp_path, key_encryption_key=KEK_A) as store:
+        old = SigningKeys(store).ensure(NOW)
+    with open_store(tmp_path, key_encryption_key=KEK_B) as store:
+        keys = SigningKeys(store)
+        with pytest.raises(StoreError):
+            keys.snapshot()
+        new = keys.rotate(NOW, retire_after=timedelta(0))
+        snapshot = keys.snapshot()
+        assert snapshot.signer is not None
+        assert snapshot.signer.kid == new.kid
+        assert snapshot.signer_key is not None
+        assert old.kid in snapshot.verifiers  # still published until it expires
 
 
 def test_wrong_key_encryption_key_fails_closed(tmp_path: Path) -> None:
@@ -77,7 +92,7 @@ def test_wrong_key_encryption_key_fails_closed(tmp_path: Path) -> None:
         open_store(tmp_path, key_encryption_key=KEK_B) as store,
         pytest.raises(StoreError, match="wrong key-encryption key"),
     ):
-        store.signing_keys.list()
+        SigningKeys(store).snapshot()
 
 
 def test_a_sealed_key_is_bound_to_its_kid(tmp_path: Path) -> None:
@@ -85,18 +100,20 @@ def test_a_sealed_key_is_bound_to_its_kid(tmp_path: Path) -> None:
         keys = SigningKeys(store)
         first = keys.ensure(NOW)
         second = keys.rotate(NOW, retire_after=timedelta(minutes=5))
+        third = keys.rotate(NOW, retire_after=timedelta(minutes=5))
     sealed = _stored(tmp_path)
     with open_store(tmp_path, key_encryption_key=KEK_A) as store, store.transaction() as conn:
         conn.execute(
             update(s.signing_keys)
-            .where(s.signing_keys.c.kid == first.kid)
+            .where(s.signing_keys.c.kid == third.kid)
             .values(private_pem=sealed[second.kid])
         )
     with (
         open_store(tmp_path, key_encryption_key=KEK_A) as store,
-        pytest.raises(StoreError, match=first.kid),
+        pytest.raises(StoreError, match=third.kid),
     ):
-        store.signing_keys.list()
+        SigningKeys(store).snapshot()  # the signer's slot now holds another key's seal
+    assert first.kid != third.kid
 
 
 @pytest.mark.usefixtures("no_env_kek")
@@ -108,8 +125,9 @@ def test_database_url_without_a_key_warns_and_later_sealing_still_reads_it(
         assert not store.sealer.sealing
         with pytest.warns(RuntimeWarning, match="unencrypted"):
             key = SigningKeys(store).ensure(NOW)
+        assert key.private_pem.startswith(b"-----BEGIN PRIVATE KEY")
     with open_store(url, key_encryption_key=KEK_A) as store:
-        assert store.signing_keys.list()[0].private_pem == key.private_pem
+        assert SigningKeys(store).snapshot().signer_key is not None
 
 
 @pytest.mark.usefixtures("no_env_kek")
@@ -118,7 +136,7 @@ def test_a_sealed_key_without_any_kek_names_the_setting(tmp_path: Path) -> None:
     with open_store(url, key_encryption_key=KEK_A) as store:
         SigningKeys(store).ensure(NOW)
     with open_store(url) as store, pytest.raises(StoreError, match=KEK_ENV):
-        store.signing_keys.list()
+        SigningKeys(store).snapshot()
 
 
 def test_environment_and_file_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
