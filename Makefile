@@ -21,7 +21,7 @@ $(BIN)/python:
 
 # The peer engines are installed for the tests too: the suite checks that each of them
 # agrees with the benchmark's reference function.
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/ztgate/guard/injection/_kernel.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 

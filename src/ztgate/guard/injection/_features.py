@@ -33,6 +33,7 @@ _TABLE_SIZE = 0x3000
 _IS_WORD = np.asarray(
     [chr(cp).isalnum() or chr(cp) == "_" for cp in range(_TABLE_SIZE)], dtype=np.bool_
 )
+WORD_TABLE = _IS_WORD.tobytes()  # the same table, one byte per code point, for _kernel
 
 
 def _powers(n: int, base: np.uint64) -> npt.NDArray[np.uint64]:

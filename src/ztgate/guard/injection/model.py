@@ -1,9 +1,12 @@
 """The shipped injection classifier: a logistic regression over hashed n-grams.
 
 The weights live in ``injection_model.npz`` next to this module (float16, a few hundred
-kilobytes); scoring is a gather and a few vector sums in numpy, so it runs on any CPU,
-offline, in tens of microseconds per kilobyte. ``scripts/train_injection_model.py``
-rebuilds the file reproducibly from the train splits.
+kilobytes); scoring hashes every n-gram, gathers its weight and sums per window, so it
+runs on any CPU, offline. The compiled loop in ``_kernel`` does that in a single pass
+(a few microseconds per kilobyte); where it was not built, the numpy reference in
+``_features`` computes the same windows (tens of microseconds per call). Both are kept
+in agreement by property tests. ``scripts/train_injection_model.py`` rebuilds the file
+reproducibly from the train splits.
 """
 
 from __future__ import annotations
@@ -20,7 +23,19 @@ import numpy as np
 import numpy.typing as npt
 
 from ztgate.errors import ConfigError, Problem, SourceLocation
-from ztgate.guard.injection._features import WINDOW, extract, window_scores, window_starts
+from ztgate.guard.injection._features import (
+    STRIDE,
+    WINDOW,
+    WORD_TABLE,
+    extract,
+    window_scores,
+    window_starts,
+)
+
+try:
+    from ztgate.guard.injection import _kernel
+except ImportError:  # built without a compiler: numpy scores the same windows
+    _kernel = None  # type: ignore[assignment]
 
 MODEL_FILE = "injection_model.npz"
 FORMAT_VERSION = 1
@@ -45,15 +60,30 @@ class InjectionModel:
     threshold: float
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # The compiled loop reads the weights as one contiguous float32 buffer.
+        weights = np.ascontiguousarray(self.weights, dtype=np.float32)
+        object.__setattr__(self, "weights", weights)
+
     def score(self, folded: str) -> WindowScore:
         """Score already-folded text; the highest-scoring window decides."""
+        if _kernel is not None:
+            logit, start = _kernel.best_window(
+                folded, self.weights, self.bits, self.bias, WORD_TABLE, WINDOW, STRIDE
+            )
+        else:
+            logit, start = self.score_reference(folded)
+        probability = 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
+        return WindowScore(probability, start, min(start + WINDOW, len(folded)))
+
+    def score_reference(self, folded: str) -> tuple[float, int]:
+        """The best window's logit and start, computed with numpy from the training
+        features; the definition the compiled loop is tested against."""
         features = extract(folded, self.bits)
         raw = window_scores(features, self.weights, self.bias)
         best = int(np.argmax(raw))
         start = window_starts(features.length)[best] if features.length else 0
-        logit = float(raw[best])
-        probability = 1.0 / (1.0 + math.exp(-max(min(logit, 60.0), -60.0)))
-        return WindowScore(probability, start, min(start + WINDOW, features.length))
+        return float(raw[best]), start
 
     def save(self, path: Path) -> None:
         """Write the compact file the package ships (float16 weights, compressed)."""
