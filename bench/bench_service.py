@@ -6,6 +6,9 @@
   check, conditional access from the replica cache, the guard argument scan, the policy
   decision and a (batched) audit append - on the embedded SQLite control plane
   (target p50 <= 50 us);
+- ``pipeline_full_fresh``: the same call with a query never seen before each time, so
+  the guard's memo of short argument texts cannot answer (the honest figure for varied
+  traffic; same target);
 - ``pipeline_no_audit`` and ``pipeline_no_scan``: the same without one stage, to show where
   the time goes;
 - ``authzen_loopback``: ``POST /access/v1/evaluation`` against ``ztgate serve``'s app
@@ -83,7 +86,9 @@ def _control_plane(directory: Path, *, scan: bool, audit: bool) -> Any:
     return control
 
 
-def bench_pipeline(n: int, *, scan: bool, audit: bool) -> dict[str, float]:
+def bench_pipeline(n: int, *, scan: bool, audit: bool, fresh: bool = False) -> dict[str, float]:
+    """``fresh``: every call carries a query never seen before (a running number in it),
+    so the guard's memo of short argument texts never answers and every stage runs."""
     from ztgate.service.pipeline import Call
 
     with tempfile.TemporaryDirectory(prefix="ztgate-bench-") as tmp:
@@ -103,8 +108,25 @@ def bench_pipeline(n: int, *, scan: bool, audit: bool) -> dict[str, float]:
             first = authorize(call)
             if not first.allowed:
                 raise RuntimeError(f"bench call was not allowed: {first.decision.reasons}")
-            _time(lambda: authorize(call), min(n, 500))  # warm caches
-            samples = _time(lambda: authorize(call), n)
+            if fresh:
+                calls = iter(
+                    [
+                        Call(
+                            "ledger.read",
+                            {"account": "AP-2291", "query": f"open invoices for globex {i}"},
+                            "fin-1",
+                            unverified_token=token,
+                        )
+                        for i in range(n + 500)
+                    ]
+                )
+                if not authorize(next(calls)).allowed:
+                    raise RuntimeError("the fresh bench call was not allowed")
+                _time(lambda: authorize(next(calls)), 499)  # warm caches
+                samples = _time(lambda: authorize(next(calls)), n)
+            else:
+                _time(lambda: authorize(call), min(n, 500))  # warm caches
+                samples = _time(lambda: authorize(call), n)
             if control.audit is not None:
                 control.audit.flush()
         finally:
@@ -229,6 +251,7 @@ def run(quick: bool) -> dict[str, Any]:
     full = bench_pipeline(n, scan=True, audit=True)
     out: dict[str, Any] = {
         "pipeline_full": full,
+        "pipeline_full_fresh": bench_pipeline(n, scan=True, audit=True, fresh=True),
         "pipeline_no_audit": bench_pipeline(n, scan=True, audit=False),
         "pipeline_no_scan": bench_pipeline(n, scan=False, audit=True),
         "authzen_loopback": bench_authzen(
@@ -244,6 +267,7 @@ def run(quick: bool) -> dict[str, Any]:
     }
     out["meets_targets"] = {
         "pipeline_full": full["p50_us"] <= TARGET_PIPELINE_US,
+        "pipeline_full_fresh": out["pipeline_full_fresh"]["p50_us"] <= TARGET_PIPELINE_US,
         "authzen_loopback": out["authzen_loopback"]["single_client"]["p50_us"] <= TARGET_AUTHZEN_US,
     }
     return out

@@ -354,7 +354,11 @@ def scan_command(text: str) -> list[Finding]:
     """Judge ``text`` as a shell command line; one finding per distinct danger."""
     if len(text) > MAX_COMMAND_CHARS:
         text = text[:MAX_COMMAND_CHARS]
-    if not _worth_parsing(text):
+    # may_be_command first: the same answer as the RE2 pre-check wherever it says no, in
+    # plain string operations that keep the GIL (the binding releases it on every call,
+    # which costs a thread switch whenever another thread, such as the audit writer, is
+    # busy).
+    if not (may_be_command(text) and _worth_parsing(text)):
         return []
     hits = _analyse(text, 0)
     if _process_substitution_download(text):

@@ -289,8 +289,9 @@ def _quiet_key(key: str) -> bool:
 def _quiet_text(text: str, plan: _Plan) -> bool:
     """Whether every detector of ``plan`` provably finds nothing in a string value.
 
-    The tests are those of :func:`may_decode`, :func:`may_contain_secret`,
-    :func:`may_contain_pii` and :func:`may_be_command`, sharing one split of the text.
+    The tests are those of :func:`may_decode`, :func:`may_contain_secret` and
+    :func:`may_be_command`, sharing one split of the text, and :func:`scan_pii` itself
+    where :func:`may_contain_pii` cannot rule it out.
     """
     if not (text.isascii() and text.isprintable()):
         return False  # hidden or non-ASCII characters: the full path builds a view
@@ -303,13 +304,15 @@ def _quiet_text(text: str, plan: _Plan) -> bool:
             return False  # a base64/hex blob or a credential-length run
     if plan.secrets and size >= 8 and (":" in text or "=" in text or "-----" in text):
         return False
-    if plan.pii and may_contain_pii(text):
-        return False
     if plan.paths and ("/" in text or ".." in text):
         return False
     if plan.urls and ("://" in text or scan_address(text)):
         return False
-    return not (plan.commands and may_be_command(text))
+    if plan.commands and may_be_command(text):
+        return False
+    # Last, being the dearest: digits alone do not send a value down the full path; the
+    # PII scanner runs here, on the same text the full path would give it.
+    return not (plan.pii and may_contain_pii(text) and scan_pii(text))
 
 
 def _quiet_number(text: str, plan: _Plan) -> bool:

@@ -91,6 +91,28 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 
+# Every rule needs at least one of these substrings of the folded text: each alternative
+# of each pattern above contains one literally (override_instructions and
+# reveal_system_prompt end in an instruction word, no_restrictions in a rule word,
+# new_instructions and addressed_to_model in ":", fake_system_turn has "<", "[", "#" or
+# ":", jailbreak_persona "now", "act as", "pretend" or "mode", hide_from_user names a
+# person). Text with none of them cannot match, and the RE2 call is skipped: the binding
+# releases the GIL on every call, which costs a thread switch whenever another thread
+# (the audit writer, a server's workers) is busy. A property test holds the claim.
+_TRIGGERS = (
+    "instruction", "prompt", "rules", "directi", "guid", "command", "context", "programming",
+    "orders", "constraint", "restriction", "polic", ":", "<", "[", "#", "message",
+    "configuration", "now", "act as", "pretend", "mode", "filter", "limitation", "censorship",
+    "user", "human", "operator", "admin",
+)  # fmt: skip
+
+
+def may_match_rules(folded: str) -> bool:
+    """A necessary condition for :func:`match_rules` to find anything: ``False`` proves
+    no rule matches, ``True`` proves nothing."""
+    return any(trigger in folded for trigger in _TRIGGERS)
+
+
 _COMBINED = re2.compile(
     "|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(RULES)),
     options=None,
@@ -111,6 +133,8 @@ class RuleHit:
 
 def match_rules(folded: str) -> list[RuleHit]:
     """Every rule match in already-folded text, in order."""
+    if not may_match_rules(folded):
+        return []
     hits = []
     for match in _COMBINED.finditer(folded):
         index = next(i for i, group in enumerate(_TOP_GROUPS) if match.start(group) >= 0)
