@@ -148,7 +148,8 @@ def may_contain_pii(text: str) -> bool:
 
     E-mail needs ``@`` and IPv6 ``:``. Everything else is validated on its ASCII digits
     (the patterns' ``[0-9]``): a phone has at least 8 (international) or 10, an SSN 9, a card
-    13, an IPv4 address 4 and dots, and an IBAN two check digits in at least 15 characters.
+    13, an IPv4 address 4 and dots, and an IBAN two check digits in at least 15 characters
+    after a country code in capitals (``[A-Z]{2}``, which ``lower()`` would change).
     A property test checks this against the scanner.
     """
     if "@" in text or ":" in text:
@@ -156,7 +157,9 @@ def may_contain_pii(text: str) -> bool:
     digits = len(text) - len(text.translate(_NO_DIGITS))
     if digits >= 8:
         return True
-    return (digits >= 4 and "." in text) or (digits >= 2 and len(text) >= 15)
+    if digits >= 4 and "." in text:
+        return True
+    return digits >= 2 and len(text) >= 15 and text.lower() != text
 
 
 def scan_pii(text: str) -> list[Finding]:
