@@ -277,7 +277,21 @@ def test_the_memo_keeps_only_short_texts() -> None:
 # sometimes misses one letter of a trigger).
 RULE_FRAGMENTS = st.sampled_from(
     [
-        *"ignore disregard bypass all previous the your system new secret task you are".split(),
+        *[
+            "ignore",
+            "disregard",
+            "bypass",
+            "all",
+            "previous",
+            "the",
+            "your",
+            "system",
+            "new",
+            "secret",
+            "task",
+            "you",
+            "are",
+        ],
         "ignore",
         "previous",
         "instructions",
