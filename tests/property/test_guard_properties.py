@@ -178,3 +178,35 @@ def test_every_untrusted_text_pattern_is_linear_time() -> None:
     ]
     compiled = [p.wrapped if isinstance(p, Pattern) else p for p in patterns]
     assert all(type(p) is type(re2.compile("x")) for p in compiled)
+
+
+# Each detector on its own (not only behind scan(), whose view replaces lone surrogates):
+# text with lone surrogates, which RE2's UTF-8 input cannot hold, must not make one raise.
+_DETECTORS = (
+    secrets.scan_secrets,
+    pii.scan_pii,
+    network.scan_urls,
+    network.scan_paths,
+    network.scan_address,
+    decoders.decode_layers,
+    scan_command,
+)
+surrogate_text = st.lists(
+    st.one_of(
+        st.sampled_from(["\ud800", "\udfff", "\udc80"]),
+        st.sampled_from(["rm -rf /", "http://169.254.169.254/", "4111 1111 1111 1111"]),
+        st.sampled_from(["ann@example.org", "../../etc/passwd", "AKIAIOSFODNN7EXAMPLE", " "]),
+    ),
+    min_size=1,
+    max_size=12,
+).map("".join)
+
+
+@GENEROUS
+@given(surrogate_text, st.sampled_from(_DETECTORS))
+def test_detectors_never_raise_on_lone_surrogates(text: str, detector: Any) -> None:
+    found = detector(text)
+    assert isinstance(found, list)
+    replaced = text.translate({cp: "\ufffd" for cp in range(0xD800, 0xE000)})
+    # matched as U+FFFD: the same answer as on the replaced text, at the same offsets
+    assert found == detector(replaced)

@@ -13,6 +13,10 @@ public wrapper, which maps offsets correctly. It is the same engine, the same co
 pattern and the same iteration rule (an empty match advances by one character), and a
 property test checks that both paths agree.
 
+Lone surrogates (possible in JSON escapes) cannot be encoded to UTF-8, which the binding
+needs; every entry point matches them as U+FFFD instead (one character for one, so
+offsets do not move), the character the scan view shows them as, and never raises.
+
 If a future binding hides the engine object this module falls back to the public wrapper
 everywhere (correct, only slower); a unit test says so loudly.
 """
@@ -20,6 +24,7 @@ everywhere (correct, only slower); a unit test says so loudly.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import re2
@@ -42,6 +47,18 @@ def _engine(wrapped: Any) -> Any:
     if _UNANCHORED is None or raw is None or not callable(getattr(raw, "Match", None)):
         return None  # pragma: no cover - depends on the installed binding
     return raw
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (same length, same offsets)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 class Pattern:
@@ -67,7 +84,7 @@ class Pattern:
 
     def _slow(self, text: str, limit: int | None) -> list[Spans]:
         count = self.groups + 1
-        matches = itertools.islice(self.wrapped.finditer(text), limit)
+        matches = itertools.islice(self.wrapped.finditer(encodable(text)), limit)
         return [tuple(m.span(g) for g in range(count)) for m in matches]
 
     def all_spans(self, text: str, limit: int | None = None) -> list[Spans]:
@@ -95,7 +112,7 @@ class Pattern:
         """The spans of the leftmost match, or ``None`` (``search``)."""
         match = self._match
         if match is None or not text.isascii():
-            found = self.wrapped.search(text)
+            found = self.wrapped.search(encodable(text))
             if found is None:
                 return None
             return tuple(found.span(g) for g in range(self.groups + 1))
@@ -111,7 +128,7 @@ class Pattern:
         """Whether the pattern matches the whole of ``text``."""
         match = self._match
         if match is None or not text.isascii():
-            return self.wrapped.fullmatch(text) is not None
+            return self.wrapped.fullmatch(encodable(text)) is not None
         data = text.encode("ascii")
         return bool(match(_ANCHOR_BOTH, data, 0, len(data))[0][1] >= 0)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass
 
 import re2
 
-from ztgate.guard._regex import Pattern
+from ztgate.guard._regex import Pattern, encodable
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
 MAX_COMMAND_CHARS = 8192
@@ -354,6 +355,8 @@ def scan_command(text: str) -> list[Finding]:
     """Judge ``text`` as a shell command line; one finding per distinct danger."""
     if len(text) > MAX_COMMAND_CHARS:
         text = text[:MAX_COMMAND_CHARS]
+    if not text.isascii():
+        text = encodable(text)  # the parsed words meet plain RE2 patterns too
     # may_be_command first: the same answer as the RE2 pre-check wherever it says no, in
     # plain string operations that keep the GIL (the binding releases it on every call,
     # which costs a thread switch whenever another thread, such as the audit writer, is
