@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import posixpath
-import re
 import shlex
 from dataclasses import dataclass
 
