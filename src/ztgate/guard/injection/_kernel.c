@@ -148,6 +148,9 @@ static PyObject *best_window(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "weights, window or stride do not fit the model");
         goto done;
     }
+    if (PyUnicode_READY(text) < 0) { /* a legacy string: no-op from Python 3.12 on */
+        goto done;
+    }
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
