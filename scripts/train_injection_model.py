@@ -1,11 +1,13 @@
 """Train ztgate's prompt-injection model and write its evaluation report.
 
-Reproducible: fixed seeds, deterministic data construction, and a deterministic solver
-(liblinear), so running this again on the same data writes the same model. Needs the
+Reproducible: fixed seeds, deterministic data construction, a deterministic solver
+(liblinear) and one BLAS/OpenMP thread, so running this again on the same data and the
+same Python writes the same model byte for byte (``--check`` verifies it). Needs the
 ``train`` extra (scikit-learn, scipy)::
 
     pip install -e '.[train]'
     python scripts/train_injection_model.py --data ../shared/data/injection
+    python scripts/train_injection_model.py --check   # does the shipped model reproduce?
 
 It trains only on ``train`` splits, tunes C and the threshold on ``validation`` splits (and
 on a held-out slice of the BIPIA/ASB train files, which have no validation split), and
@@ -19,6 +21,7 @@ import json
 import random
 import sys
 import sysconfig
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from ztgate.guard._datasets import (
     ASB_TEMPLATE,
@@ -378,6 +382,45 @@ def _table(results: dict[str, Metrics]) -> list[str]:
     return lines
 
 
+def operating_points(sets: dict[str, list[Example]], scorer: Callable[[str], float]) -> list[str]:
+    """What the 95%-recall target would cost on each test set, and what recall the 2%-FPR
+    target leaves, with the threshold moved freely (reported, never used to choose it).
+
+    The false-positive side pools every distinct benign test text, the same pooling that
+    chose the shipped threshold, so a row shows the price a deployment would pay on all
+    benign traffic for that set's recall.
+    """
+    scored = {name: [(scorer(e.text), e.label, e.text) for e in xs] for name, xs in sets.items()}
+    pooled = np.sort(
+        np.array(list({t: s for v in scored.values() for s, label, t in v if label == 0}.values()))
+    )
+
+    def fpr(benign: npt.NDArray[np.float64], threshold: float) -> str:
+        return _pct(float(np.mean(benign >= threshold))) if benign.size else "n/a"
+
+    # The lowest threshold whose pooled FPR is <= 2%: just above the benign score that
+    # would be one false positive too many.
+    allowed = int(np.floor(MAX_VALIDATION_FPR * pooled.size))
+    cut = float(np.nextafter(pooled[-allowed - 1], np.inf)) if pooled.size > allowed else 0.0
+    lines = [
+        "| test set | threshold for 95% recall | FPR there (own benign) "
+        "| FPR there (all benign) | recall at <= 2% FPR (all benign) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, rows in scored.items():
+        positives = np.sort(np.array([s for s, label, _ in rows if label == 1]))
+        own = np.array([s for s, label, _ in rows if label == 0])
+        if not positives.size:
+            continue
+        threshold = float(positives[int(np.floor(0.05 * positives.size))])
+        recall = _pct(float(np.mean(positives >= cut)))
+        lines.append(
+            f"| {name} | {threshold:.4f} | {fpr(own, threshold)} | {fpr(pooled, threshold)} "
+            f"| {recall} |"
+        )
+    return lines
+
+
 def _by_position(
     sets: dict[str, list[Example]], scorer: Callable[[str], float], threshold: float
 ) -> list[str]:
@@ -399,7 +442,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=MODEL_PATH)
     parser.add_argument("--report", type=Path, default=REPORT_PATH)
     parser.add_argument("--skip-cross", action="store_true", help="skip cross-dataset runs")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="train into a temporary file and exit 1 unless it equals --model byte for byte",
+    )
     args = parser.parse_args(argv)
+    # BLAS and OpenMP reductions sum in a thread-count-dependent order, and the rounding
+    # differences move the chosen threshold: one thread makes the model a function of the
+    # data alone, not of the machine's core count.
+    with threadpool_limits(limits=1):
+        if not args.check:
+            return _train_and_report(args)
+        with tempfile.TemporaryDirectory(prefix="ztgate-model-check-") as tmp:
+            shipped = args.model
+            args.model = Path(tmp) / "model.npz"
+            args.report = Path(tmp) / "report.md"
+            args.skip_cross = True
+            _train_and_report(args)
+            same = args.model.read_bytes() == shipped.read_bytes()
+    print(f"{shipped}: {'reproduced' if same else 'NOT reproduced'} by this script")
+    return 0 if same else 1
+
+
+def _train_and_report(args: argparse.Namespace) -> int:
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
     np.random.seed(SEED)
     log("building corpus")
@@ -434,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda t: injection_score(t, model),
         model.threshold,
     )
+    operating = operating_points(test_sets, lambda t: injection_score(t, model))
     model_only_threshold = model.threshold
     model_only = evaluate_sets(
         test_sets, lambda t: model.score(prepare(t)).probability, model_only_threshold
@@ -457,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             cross[label]["_threshold"] = Metrics(0, 0, 0, 0)
             cross[label]["_threshold_value"] = other.threshold  # type: ignore[assignment]
-    write_report(args.report, model, info, size, full, model_only, cross, positions)
+    write_report(args.report, model, info, size, full, model_only, cross, positions, operating)
     log(f"wrote {args.report}")
     return 0
 
@@ -471,6 +538,7 @@ def write_report(
     model_only: dict[str, Metrics],
     cross: dict[str, dict[str, Metrics]],
     positions: list[str],
+    operating: list[str],
 ) -> None:
     targets = all((m.recall or 0) >= 0.95 and (m.fpr or 0) <= 0.02 for m in full.values())
     lines = [
@@ -499,9 +567,11 @@ def write_report(
         "",
         "Reproduce with `pip install -e '.[train]'` then",
         "`python scripts/train_injection_model.py --data ../shared/data/injection`",
-        f"(seed {SEED}; the benign supplement is the Python {sys.version_info.major}."
-        f"{sys.version_info.minor} standard library of the training interpreter: 500 sampled",
-        "source files and the sample e-mails of its test suite, used for training only).",
+        f"(seed {SEED}; the benign supplement is the standard library of the training",
+        f"interpreter, here Python {sys.version.split()[0]}: 500 sampled source files and the",
+        "sample e-mails of its test suite, used for training only);",
+        "`python scripts/train_injection_model.py --check` retrains and compares the result",
+        "with the shipped file byte for byte.",
         "Check any set with `ztgate guard eval PATH`.",
         "",
         "## Shipped model",
@@ -521,6 +591,15 @@ def write_report(
         "### Indirect recall by where the attack was planted (full detector)",
         "",
         *positions,
+        "",
+        "### What the targets would cost at another threshold (full detector)",
+        "",
+        "The threshold is one number for all traffic. Each row moves it to where that set",
+        "reaches 95% recall and shows the false-positive rate there, then sets it where",
+        "the false-positive rate on all benign test texts is 2% and shows the recall left.",
+        "Where no threshold meets both, the detector, not its setting, is what falls short.",
+        "",
+        *operating,
         "",
         "### Model alone (no rules, no decoders), same threshold",
         "",
