@@ -210,3 +210,24 @@ def test_detectors_never_raise_on_lone_surrogates(text: str, detector: Any) -> N
     for item in found:  # findings locate text inside the input; decoded layers are text
         span = getattr(item, "span", None)
         assert span is None or 0 <= span.start <= span.end <= len(text)
+
+
+# Digits, separators and capitals: what phone, IBAN and card patterns are made of, so the
+# text around a card is likely to be matched together with it.
+NUMBERISH = st.text(alphabet="0123456789 -.+()ABGZ", max_size=30)
+CARDS = st.sampled_from(
+    ["4111 1111 1111 1111", "5555 5555 5555 4444", "4012888888881881", "378282246310005"]
+)
+
+
+@GENEROUS
+@given(NUMBERISH, NUMBERISH, CARDS)
+def test_a_card_is_found_whatever_numbers_surround_it(before: str, after: str, card: str) -> None:
+    """A valid card set off by spaces is redacted whole, however much number-like text
+    surrounds it: a match that validates as nothing (a bad IBAN, an over-long phone) or as
+    a phone ending inside the card must not hide it, and where the groups of a run could
+    form two cards the redaction covers both."""
+    text = f"{before} {card} {after}"
+    at = len(before) + 1
+    redactions = [f.redaction for f in pii.scan_pii(text) if f.redaction is not None]
+    assert any(r.start <= at and at + len(card) <= r.end for r in redactions), text

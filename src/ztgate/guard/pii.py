@@ -4,12 +4,15 @@ addresses.
 Every number-shaped detector validates before it reports: a card must pass Luhn *and*
 belong to a card network, an IBAN must have its country's length and a mod-97 remainder of
 1, an SSN must fall in the issued ranges. That is what keeps order numbers, UUIDs and git
-hashes out of the findings. Patterns run in RE2 as one alternation (one linear pass).
+hashes out of the findings. Patterns run in RE2 as one alternation (one linear pass, plus
+a short rescan inside a match that validates as nothing, see :func:`_scan`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
+from dataclasses import replace
 
 from ztgate.guard._checks import card_brand, iban_ok, luhn_ok, ssn_ok
 from ztgate.guard._regex import Pattern, which
@@ -86,24 +89,59 @@ def _card_at(text: str, start: int, end: int) -> Finding | None:
     return _finding("credit_card", start, end, 0.95, f"{brand} card number")
 
 
+_MAX_CARD_GROUPS = max(len(grouping) for grouping in _CARD_GROUPINGS)
+
+
+def _is_ascii_digit(ch: str) -> bool:
+    return "0" <= ch <= "9"
+
+
+def _run_end(text: str, end: int) -> int:
+    """Where the run of digit groups that a match stopped in really ends.
+
+    The pattern takes at most 19 digits, so in ``0000 4111 1111 1111 1111`` it stops after
+    the fourth group and the card's last group lies beyond the match. A card that starts
+    inside the match has at most ``_MAX_CARD_GROUPS - 1`` groups after it, so the run is
+    followed that far and no further (a table of digits costs a bounded amount per match).
+    """
+    for _ in range(_MAX_CARD_GROUPS - 1):
+        if end + 1 < len(text) and text[end] in " -" and _is_ascii_digit(text[end + 1]):
+            end += 1
+            while end < len(text) and _is_ascii_digit(text[end]):
+                end += 1
+        else:
+            break
+    return end
+
+
 def _card(text: str, start: int, end: int) -> Finding | None:
     """A card number in a run of digit groups; the run may carry extra groups on either
-    side (``0 4111 1111 1111 1111``), so every contiguous sub-run is tried, longest first."""
+    side (``0 4111 1111 1111 1111``), so every contiguous sub-run of at most
+    ``_MAX_CARD_GROUPS`` groups is tried, longest first, including groups past the match.
+
+    The finding's span is the card; its redaction is the whole run. Which groups of
+    ``5318 5555 5555 5555 4444`` are the card is ambiguous (both ends pass Luhn), and a
+    redaction that guessed wrong would leave four digits of the other one behind.
+    """
+    run_end = _run_end(text, end)
     found = _card_at(text, start, end)
-    if found is not None or text[start:end].isdigit():
-        return found
-    bounds: list[tuple[int, int]] = []
-    group_start = start
-    for i in range(start, end + 1):
-        if i == end or not text[i].isdigit():
-            bounds.append((group_start, i))
-            group_start = i + 1
-    for size in range(len(bounds) - 1, 0, -1):
-        for first in range(len(bounds) - size + 1):
-            found = _card_at(text, bounds[first][0], bounds[first + size - 1][1])
+    if found is None:
+        bounds: list[tuple[int, int]] = []
+        group_start = start
+        for i in range(start, run_end + 1):
+            if i == run_end or not _is_ascii_digit(text[i]):
+                bounds.append((group_start, i))
+                group_start = i + 1
+        for size in range(min(len(bounds), _MAX_CARD_GROUPS), 0, -1):
+            for first in range(len(bounds) - size + 1):
+                found = _card_at(text, bounds[first][0], bounds[first + size - 1][1])
+                if found is not None:
+                    break
             if found is not None:
-                return found
-    return None
+                break
+    if found is None:
+        return None
+    return replace(found, redaction=Span(start, run_end))
 
 
 _DATE = Pattern(r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}")
@@ -165,28 +203,87 @@ def may_contain_pii(text: str) -> bool:
 def scan_pii(text: str) -> list[Finding]:
     """Find personal data in ``text``; spans and redactions index into ``text`` itself."""
     findings: list[Finding] = []
-    for spans in _COMBINED.all_spans(text):
-        name = _NAMES[which(spans, _TOP_GROUPS)]
-        start, end = spans[0]
-        found: Finding | None = None
-        if name == "email":
-            found = _finding("email", start, end, 0.95, "e-mail address")
-        elif name == "iban":
-            compact = text[start:end].replace(" ", "")
-            if iban_ok(compact):
-                found = _finding("iban", start, end, 0.97, f"IBAN ({compact[:2]})")
-        elif name == "ssn":
-            area, group, serial = (text[slice(*spans[g])] for g in _SSN_GROUPS)
-            if ssn_ok(area, group, serial) and not _hexish_neighbour(text, start, end):
-                found = _finding("us_ssn", start, end, 0.85, "US social security number")
-        elif name == "credit_card":
-            found = _card(text, start, end)
-            if found is None:
-                found = _phone(text, start, end)
-        elif name in ("ipv4", "ipv6"):
-            found = _ip(text, start, end, name)
-        elif name == "phone":
-            found = _phone(text, start, end)
-        if found is not None:
-            findings.append(found)
+    _scan(text, 0, len(text), findings)
     return findings
+
+
+#: Kinds validated too weakly to be believed inside a number that was rejected as a whole:
+#: ``4111 1111 1111 1112`` fails Luhn, and its last three groups are not a phone number.
+_WEAK_KINDS = frozenset({"phone", "ip_address"})
+#: The shortest strong finding without an ``@``: a US SSN, ``ddd-dd-dddd``. A shorter
+#: stretch (the ``20`` of ``184.20``) is not rescanned.
+_SHORTEST_STRONG = 11
+
+
+def _scan(text: str, lo: int, hi: int, findings: list[Finding], limit: int = -1) -> None:
+    """Scan ``text[lo:hi]``, appending to ``findings``.
+
+    Matches do not overlap, so a match that validates as nothing, or only as a weak kind,
+    could hide a card or an IBAN that starts inside it: in ``AB12 0 4111-1111-1111-1111``
+    the IBAN pattern takes the card's first group with it, and in ``+7323 69 4111 1111 1111
+    1111`` the phone pattern ends inside the card. Such a match is scanned again from its
+    next word on, as far as a card could reach past it (:func:`_run_end`), keeping only
+    strongly validated kinds. ``limit`` (the reach of the outermost rescan) bounds the
+    nested ones, so rescans cannot walk along a table of numbers.
+    """
+    nested = limit >= 0
+    region = text if lo == 0 and hi == len(text) else text[lo:hi]
+    for spans in _COMBINED.all_spans(region):
+        if lo:
+            spans = tuple((a + lo, b + lo) if a >= 0 else (a, b) for a, b in spans)
+        start, end = spans[0]
+        found = _validate(_NAMES[which(spans, _TOP_GROUPS)], text, spans)
+        weak = found is None or found.kind in _WEAK_KINDS
+        if found is not None and not (nested and weak) and not _inside_last(findings, found):
+            findings.append(found)
+        if weak:
+            inner = _next_token(text, start, end)
+            if inner is None:
+                continue
+            reach = _run_end(text, end)
+            if nested:
+                reach = min(reach, limit)
+            if reach - inner >= _SHORTEST_STRONG or "@" in text[inner:reach]:
+                _scan(text, inner, reach, findings, limit if nested else reach)
+
+
+def _next_token(text: str, start: int, end: int) -> int | None:
+    """The first offset in ``(start, end)`` where a word starts (a word character after a
+    non-word one), or ``None``."""
+    for i in range(start + 1, end):
+        if text[i].isalnum() and not text[i - 1].isalnum():
+            return i
+    return None
+
+
+def _validate(name: str, text: str, spans: Sequence[tuple[int, int]]) -> Finding | None:
+    start, end = spans[0]
+    if name == "email":
+        return _finding("email", start, end, 0.95, "e-mail address")
+    if name == "iban":
+        compact = text[start:end].replace(" ", "")
+        return (
+            _finding("iban", start, end, 0.97, f"IBAN ({compact[:2]})")
+            if iban_ok(compact)
+            else None
+        )
+    if name == "ssn":
+        area, group, serial = (text[slice(*spans[g])] for g in _SSN_GROUPS)
+        if ssn_ok(area, group, serial) and not _hexish_neighbour(text, start, end):
+            return _finding("us_ssn", start, end, 0.85, "US social security number")
+        return None
+    if name == "credit_card":
+        return _card(text, start, end) or _phone(text, start, end)
+    if name in ("ipv4", "ipv6"):
+        return _ip(text, start, end, name)
+    return _phone(text, start, end)
+
+
+def _inside_last(findings: list[Finding], found: Finding) -> bool:
+    """Whether ``found`` lies within the previous finding: a card found past its match
+    (see :func:`_run_end`) covers digits the next match starts in, which must not be
+    reported a second time as a phone number."""
+    if not findings or findings[-1].span is None or found.span is None:
+        return False
+    last = findings[-1].span
+    return last.start <= found.span.start and found.span.end <= last.end
