@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ztgate.guard._checks import card_brand, iban_ok, luhn_ok, ssn_ok
+from ztgate.guard._checks import IBAN_LENGTHS, card_brand, iban_ok, luhn_ok, ssn_ok
 from ztgate.guard._regex import Pattern, which
 from ztgate.guard.findings import Finding, FindingType, Severity, Span
 
@@ -144,6 +144,34 @@ def _card(text: str, start: int, end: int) -> Finding | None:
     return replace(found, redaction=Span(start, run_end))
 
 
+def _iban(text: str, start: int, end: int) -> Finding | None:
+    """An IBAN at the start of the match.
+
+    The pattern takes up to 30 characters after the check digits, so groups that follow an
+    IBAN (``GB82 WEST 1234 5698 7654 32 0167``) ride along and the whole would fail
+    mod-97. The country fixes the length, so only that many characters are checked, and
+    they must end where a word does.
+    """
+    length = IBAN_LENGTHS.get(text[start : start + 2])
+    if length is None:
+        return None
+    seen = 0
+    for stop in range(start, end):
+        if text[stop] != " ":
+            seen += 1
+            if seen == length:
+                break
+    else:
+        return None
+    stop += 1
+    if stop < len(text) and text[stop].isalnum():
+        return None
+    compact = text[start:stop].replace(" ", "")
+    if not iban_ok(compact):
+        return None
+    return _finding("iban", start, stop, 0.97, f"IBAN ({compact[:2]})")
+
+
 _DATE = Pattern(r"[0-9]{4}[-./][0-9]{1,2}[-./][0-9]{1,2}|[0-9]{1,2}[-./][0-9]{1,2}[-./][0-9]{4}")
 
 
@@ -261,12 +289,7 @@ def _validate(name: str, text: str, spans: Sequence[tuple[int, int]]) -> Finding
     if name == "email":
         return _finding("email", start, end, 0.95, "e-mail address")
     if name == "iban":
-        compact = text[start:end].replace(" ", "")
-        return (
-            _finding("iban", start, end, 0.97, f"IBAN ({compact[:2]})")
-            if iban_ok(compact)
-            else None
-        )
+        return _iban(text, start, end)
     if name == "ssn":
         area, group, serial = (text[slice(*spans[g])] for g in _SSN_GROUPS)
         if ssn_ok(area, group, serial) and not _hexish_neighbour(text, start, end):
