@@ -117,9 +117,19 @@ def walk(content: Any, limits: Limits) -> Walk:
     return Walk(leaves, sorted(set(exceeded)))
 
 
-def rebuild(content: Any, replace: Callable[[str, Any], Any]) -> Any:
+def rebuild(
+    content: Any,
+    replace: Callable[[str, Any], Any],
+    replace_key: Callable[[str, str], str] | None = None,
+) -> Any:
     """A copy of ``content`` where each string/number leaf at ``path`` becomes
-    ``replace(path, value)`` (keys are kept as they are)."""
+    ``replace(path, value)`` and, when ``replace_key`` is given, each key at ``path``
+    (``child_path(...) + KEY_SUFFIX``) becomes ``replace_key(path, key)``.
+
+    A renamed key never overwrites another: keys left unchanged keep their names, and a
+    renamed one whose new name is taken gets ``#2``, ``#3`` ... appended, so redacting two
+    e-mail keys keeps both values.
+    """
 
     def go(path: str, value: Any, depth: int) -> Any:
         if isinstance(value, str) or (
@@ -127,7 +137,21 @@ def rebuild(content: Any, replace: Callable[[str, Any], Any]) -> Any:
         ):
             return replace(path, value)
         if isinstance(value, dict) and depth < 64:
-            return {k: go(child_path(path, k), v, depth + 1) for k, v in value.items()}
+            if replace_key is None:
+                return {k: go(child_path(path, k), v, depth + 1) for k, v in value.items()}
+            names = {k: replace_key(child_path(path, k) + KEY_SUFFIX, k) for k in value}
+            taken = {k for k, name in names.items() if name == k}  # unchanged keys keep theirs
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                name = names[k]
+                if name != k:
+                    unique, suffix = name, 2
+                    while unique in taken:
+                        unique, suffix = f"{name}#{suffix}", suffix + 1
+                    taken.add(unique)
+                    name = unique
+                out[name] = go(child_path(path, k), v, depth + 1)
+            return out
         if isinstance(value, list | tuple) and depth < 64:
             return [go(child_path(path, i), v, depth + 1) for i, v in enumerate(value)]
         return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ztgate.guard.content import rebuild
+from ztgate.guard.content import KEY_SUFFIX, rebuild
 from ztgate.guard.findings import Finding, FindingType
 
 
@@ -62,4 +62,9 @@ def redact_content(content: Any, findings: Iterable[Finding]) -> Any:
         text = value if isinstance(value, str) else repr(value)
         return redact_text(text, chosen)
 
-    return rebuild(content, replace)
+    def replace_key(path: str, key: str) -> str:
+        chosen = by_path.get(path)
+        return redact_text(key, chosen) if chosen else key
+
+    has_keys = any(path.endswith(KEY_SUFFIX) for path in by_path)
+    return rebuild(content, replace, replace_key if has_keys else None)

@@ -222,6 +222,33 @@ def _detect(text: str, plan: _Plan, is_number: bool, top: bool) -> list[Finding]
     return found
 
 
+#: What object keys are checked for besides hidden and encoded text. Keys are identifiers
+#: far more often than data, and numeric ids, dates, hashes and UUIDs used as keys look
+#: like phone numbers, addresses or random secrets; known credential formats and the
+#: strongly validated personal data (a map keyed by e-mail address is common) are
+#: believed there too, and redacted by renaming the key.
+_KEY_PII_KINDS = frozenset({"email", "credit_card", "iban", "us_ssn"})
+_KEY_SECRET_EXCLUDED = frozenset({"high_entropy_string"})
+
+
+#: The shortest of those kinds without an ``@`` is an SSN, ``ddd-dd-dddd``: a shorter key
+#: without one (most keys) holds none of them.
+_KEY_PII_MIN = 11
+
+
+def _may_hold_key_pii(key: str) -> bool:
+    return len(key) >= _KEY_PII_MIN or "@" in key
+
+
+def _detect_key(text: str, plan: _Plan) -> list[Finding]:
+    found: list[Finding] = []
+    if plan.secrets and len(text) >= 8 and may_contain_secret(text):
+        found.extend(f for f in scan_secrets(text) if f.kind not in _KEY_SECRET_EXCLUDED)
+    if plan.pii and _may_hold_key_pii(text) and may_contain_pii(text):
+        found.extend(f for f in scan_pii(text) if f.kind in _KEY_PII_KINDS)
+    return found
+
+
 def _scan_leaf(leaf: Leaf, plan: _Plan) -> tuple[list[Finding], str, list[Decoded]]:
     """Findings of one leaf (located in the original string), its view text and the
     layers decoded from it."""
@@ -259,6 +286,9 @@ def _scan_leaf(leaf: Leaf, plan: _Plan) -> tuple[list[Finding], str, list[Decode
             )
         )
     if leaf.is_key:
+        found = _detect_key(view_text, plan)
+        if found:
+            findings.extend(_mapped(f, view, path, None) for f in found)
         return findings, view_text, layers
     found = _detect(view_text, plan, leaf.is_number, True)
     if found:
@@ -280,10 +310,16 @@ _QUICK_MAX_ITEMS = 32
 _QUICK = True
 
 
-def _quiet_key(key: str) -> bool:
-    """A printable-ASCII key with nothing to decode (keys are only checked for hidden or
-    encoded text)."""
-    return key.isascii() and key.isprintable() and not (len(key) >= 16 and may_decode(key))
+def _quiet_key(key: str, plan: _Plan) -> bool:
+    """A printable-ASCII key with nothing to decode and nothing :func:`_detect_key` finds
+    (the necessary conditions first: most keys are short words)."""
+    if not (key.isascii() and key.isprintable()) or (len(key) >= 16 and may_decode(key)):
+        return False
+    if len(key) < 8 and "@" not in key:
+        return True  # too short for any credential format and for the PII keys can hold
+    if plan.secrets and may_contain_secret(key):
+        return False
+    return not (plan.pii and _may_hold_key_pii(key) and _detect_key(key, plan))
 
 
 def _quiet_text(text: str, plan: _Plan) -> bool:
@@ -335,7 +371,7 @@ def _quiet_parts(content: dict[Any, Any], plan: _Plan, limits: Limits) -> list[s
     parts: list[str] = []
     total = 0
     for key, value in content.items():
-        if type(key) is not str or not _quiet_key(key):
+        if type(key) is not str or not _quiet_key(key, plan):
             return None
         total += len(key)
         parts.append(fold(key))

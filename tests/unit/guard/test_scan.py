@@ -133,3 +133,51 @@ def test_lone_surrogates_are_reported_not_fatal(content: object) -> None:
         assert finding.kind == "invisible_lone_surrogate"
         assert result.redacted_text == "ab"
     assert 0.0 <= result.injection_score <= 1.0
+
+
+def test_personal_data_and_credentials_in_keys_are_found_and_the_keys_renamed() -> None:
+    content = {
+        "users": {"ann@example.org": {"role": "admin"}, "bob@example.org": {"role": "dev"}},
+        "AKIAIOSFODNN7EXAMPLE": "key id used as a map key",
+    }
+    result = scan(content, Profile.TOOL_OUTPUT)
+    found = [f for f in result.findings if f.type in (FindingType.PII, FindingType.SECRET)]
+    assert sorted((f.kind, f.path) for f in found) == [
+        ("aws_access_key_id", "$.AKIAIOSFODNN7EXAMPLE#key"),
+        ("email", '$.users["ann@example.org"]#key'),
+        ("email", '$.users["bob@example.org"]#key'),
+    ]
+    # Both values survive: the second placeholder key is made unique, never overwritten.
+    assert result.redacted == {
+        "users": {"[REDACTED:email]": {"role": "admin"}, "[REDACTED:email]#2": {"role": "dev"}},
+        "[REDACTED:aws_access_key_id]": "key id used as a map key",
+    }
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "2024-01-01",  # a date
+        "5551234567",  # a numeric id shaped like a phone number
+        "10.0.0.1",  # an address used as a key
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",  # a hash
+        "123e4567-e89b-12d3-a456-426614174000",  # a UUID
+        "4111 1111 1111 1112",  # a card number that fails Luhn
+    ],
+)
+def test_identifier_shaped_keys_are_not_findings(key: str) -> None:
+    result = scan({key: 1}, Profile.TOOL_OUTPUT)
+    assert result.findings == ()
+    assert result.redacted == {key: 1}
+
+
+def test_a_renamed_key_does_not_overwrite_a_literal_one() -> None:
+    content = {"ann@example.org": 1, "[REDACTED:email]": 2, "[REDACTED:email]#2": 3}
+    redacted = scan(content, Profile.TOOL_OUTPUT).redacted
+    assert sorted(redacted.values()) == [1, 2, 3]
+    assert not any("ann@example.org" in key for key in redacted)
+
+
+def test_invisible_characters_leave_keys_and_the_visible_twin_keeps_its_name() -> None:
+    redacted = scan({"ro\u200ble": "admin", "role": "dev"}, Profile.TOOL_OUTPUT).redacted
+    assert redacted == {"role#2": "admin", "role": "dev"}
