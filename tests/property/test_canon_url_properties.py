@@ -159,3 +159,25 @@ def test_agrees_with_the_standard_library_on_unambiguous_urls(raw: str) -> None:
     assert ours.host == theirs.hostname
     assert ours.port == theirs.port
     assert ours.has_userinfo is (theirs.username is not None)
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["nip.io", "sslip.io", "xip.io", "traefik.me"]),
+    st.sampled_from(["dotted", "dashed", "hex"]),
+    st.sampled_from(["", "app.", "app-", "a.b."]),
+)
+def test_an_address_echo_name_is_judged_like_the_address_it_spells(
+    value: int, domain: str, spelling: str, prefix: str
+) -> None:
+    """``10.0.0.1.nip.io`` resolves to 10.0.0.1, in every spelling the services accept, so
+    it must be forbidden exactly when the literal address is."""
+    ip = ipaddress.IPv4Address(value)
+    spelled = {
+        "dotted": str(ip),
+        "dashed": str(ip).replace(".", "-"),
+        "hex": f"{value:08x}",
+    }[spelling]
+    echoed = is_forbidden_destination(parse_url(f"http://{prefix}{spelled}.{domain}/"))
+    assert echoed == is_forbidden_destination(parse_url(f"http://{ip}/"))

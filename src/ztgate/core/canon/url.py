@@ -9,15 +9,17 @@ whitespace, controls and invisible characters anywhere, zone identifiers, malfor
 
 :func:`is_forbidden_destination` classifies the result. It sees literal addresses in every
 spelling, IPv4 embedded in IPv6 (mapped, compatible, NAT64, 6to4, Teredo) and well-known
-local and cloud-metadata host names. It cannot see what a DNS name resolves to: a public
-name pointing at ``127.0.0.1`` (``127.0.0.1.nip.io``, DNS rebinding) is only caught by an
-adapter that resolves the name at the edge and checks the resolved address with
-:func:`classify_address` before connecting; adapters that fetch URLs must do so.
+local and cloud-metadata host names, and reads the address that address-echo names
+spell (``127.0.0.1.nip.io``). It cannot see what any other DNS name resolves to: a public
+name pointing at ``127.0.0.1`` (DNS rebinding) is only caught by an adapter that resolves
+the name at the edge and checks the resolved address with :func:`classify_address`
+before connecting; adapters that fetch URLs must do so.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -294,12 +296,56 @@ _LOCAL_SUFFIXES: Final = (
 )
 
 
+#: Public DNS services that answer with the address spelled in the name itself
+#: (``10.0.0.1.nip.io``, ``app-10-0-0-1.sslip.io``, ``0a000001.nip.io``, ``--1.sslip.io``):
+#: a well-known way to reach an internal address through a name that looks public.
+ADDRESS_ECHO_DOMAINS: Final[tuple[str, ...]] = ("nip.io", "sslip.io", "xip.io", "traefik.me")
+#: Public DNS names under which every name resolves to the loopback address.
+LOOPBACK_DOMAINS: Final[tuple[str, ...]] = ("localtest.me", "lvh.me", "vcap.me")
+_OCTET_RE: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_ECHOED_V4_RE: Final = re.compile(rf"(?:^|[.-])({_OCTET_RE}(?:[.-]{_OCTET_RE}){{3}})$")
+_ECHOED_HEX_RE: Final = re.compile(r"(?:^|[.-])([0-9a-f]{8})$")
+
+
+def _under(host: str, domain: str) -> bool:
+    return host == domain or host.endswith("." + domain)
+
+
+def _echoed_class(name: str) -> AddressClass:
+    """Where ``name`` (the labels before an address-echo domain) points.
+
+    The address is read as the service reads it: dotted or dashed IPv4, eight hex digits,
+    or an IPv6 address with ``-`` for ``:`` as the last label. A name that spells no
+    address ztgate can read counts as private: the service exists to echo addresses, and
+    one it answers that cannot be read is not trusted as public.
+    """
+    v4 = _ECHOED_V4_RE.search(name)
+    if v4 is not None:
+        return classify_address(ipaddress.IPv4Address(v4.group(1).replace("-", ".")))
+    packed = _ECHOED_HEX_RE.search(name)
+    if packed is not None:
+        return classify_address(ipaddress.IPv4Address(int(packed.group(1), 16)))
+    label = name.rsplit(".", 1)[-1]
+    if "--" in label:
+        try:
+            return classify_address(ipaddress.IPv6Address(label.replace("-", ":")))
+        except ValueError:
+            pass
+    return AddressClass.PRIVATE
+
+
 def _hostname_class(host: str) -> AddressClass | None:
     host = host.lower().removesuffix(".")
     if host in METADATA_HOSTNAMES:
         return AddressClass.METADATA
     if host == _LOOPBACK_SUFFIX or host.endswith("." + _LOOPBACK_SUFFIX):
         return AddressClass.LOOPBACK
+    if any(_under(host, domain) for domain in LOOPBACK_DOMAINS):
+        return AddressClass.LOOPBACK
+    for domain in ADDRESS_ECHO_DOMAINS:
+        if host.endswith("." + domain):
+            echoed = _echoed_class(host[: -len(domain) - 1])
+            return None if echoed is AddressClass.PUBLIC else echoed
     # A single-label name is resolved through the local search domains: it names a host
     # on the private network (a container, a cluster service), never a public site.
     if "." not in host:
@@ -314,7 +360,9 @@ def is_local_hostname(host: str) -> bool:
 
     True for ``localhost`` and ``*.localhost``, ``*.local``, ``*.internal``,
     ``*.localdomain``, ``*.home.arpa`` and other never-delegated private suffixes, every
-    single-label name (resolved via local search domains) and :data:`METADATA_HOSTNAMES`.
+    single-label name (resolved via local search domains), :data:`METADATA_HOSTNAMES`,
+    the public names that resolve to loopback (:data:`LOOPBACK_DOMAINS`) and names under
+    :data:`ADDRESS_ECHO_DOMAINS` that spell a non-public address (or none readable).
     """
     return _hostname_class(host) is not None
 
