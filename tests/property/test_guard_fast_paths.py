@@ -102,6 +102,9 @@ def test_decoder_precheck_never_hides_a_layer(text: str) -> None:
 @example("lwp-download x")
 @example("python3.11 -c 'x'")
 @example("\u017fh")
+@example("echo x > /etc/passwd")
+@example("echo k >> ~/.ssh/authorized_keys")
+@example("find / -delete")
 def test_command_precheck_agrees_with_the_parser_gate(text: str) -> None:
     if not may_be_command(text):
         assert not commands._worth_parsing(text)

@@ -29,8 +29,51 @@ _OPERATORS = frozenset({"|", "||", "&&", ";", "&", ";;", "|&", "(", ")", "\n"})
 _REDIRECTS = frozenset({">", ">>", "<", ">&", "&>", "<>", ">|", "&>>", "<<", "<<<"})
 _WRAPPERS = frozenset(
     {"sudo", "doas", "env", "nohup", "time", "nice", "ionice", "exec", "command", "builtin",
-     "stdbuf", "timeout", "chroot", "su", "busybox", "xargs", "then", "do", "else", "!"}
+     "stdbuf", "timeout", "chroot", "busybox", "xargs", "then", "do", "else", "!", "strace",
+     "ltrace", "setsid", "flock", "unbuffer", "caffeinate"}
 )  # fmt: skip
+# Wrapper flags that take a value (``sudo -u root``), and positionals a wrapper takes
+# before the command it runs (``timeout 5 rm ...``, ``chroot /mnt rm ...``).
+_VALUE_FLAGS: dict[str, frozenset[str]] = {
+    "sudo": frozenset({"-u", "-g", "-h", "-p", "-C", "-U", "-r", "-t", "-D"}),
+    "doas": frozenset({"-u", "-C"}),
+    "env": frozenset({"-u", "-C"}),
+    "nice": frozenset({"-n"}),
+    "ionice": frozenset({"-c", "-n", "-p"}),
+    "timeout": frozenset({"-s", "-k"}),
+    "stdbuf": frozenset({"-i", "-o", "-e"}),
+    "time": frozenset({"-f", "-o"}),
+    "exec": frozenset({"-a"}),
+    "flock": frozenset({"-w", "-E"}),
+    "strace": frozenset({"-o", "-e", "-p", "-s", "-u", "-E", "-P", "-a", "-I", "-b", "-O", "-S"}),
+    "ltrace": frozenset({"-o", "-e", "-p", "-s", "-u", "-n", "-a", "-A", "-D", "-l", "-L", "-x"}),
+}
+_DEFAULT_VALUE_FLAGS = frozenset({"-u", "-g", "-n", "-s", "-k"})
+_WRAPPER_POSITIONALS = {"timeout": 1, "chroot": 1, "flock": 1}
+# Programs that run their arguments, joined, as a shell command (``watch rm -rf /``).
+_JOINING_RUNNERS = frozenset({"eval", "watch"})
+# Programs that decode data (base64, hex dumps, compression): their output piped into an
+# interpreter is code nobody could read before it ran.
+_DECODERS = frozenset({"base64", "base32", "xxd", "gunzip", "zcat", "uudecode", "openssl"})
+# Interpreter flags that take program text (``python -c``, ``perl -e``, ``php -r``).
+_CODE_FLAGS = frozenset({"-c", "-e", "-E", "-r", "--eval", "-Command", "-command"})
+# Calls by which interpreted code runs a shell command; only then are its string literals
+# judged as commands (``print('rm -rf /')`` is not).
+_SHELL_OUT = re2.compile(
+    r"(?i:\bsystem\b|popen|subprocess|\bexec[a-z]*\s*\(|spawn|child_process|os\.system|"
+    r"shell_exec|passthru|`|%x|qx|Invoke-Expression|\biex\b|Start-Process)"
+)
+_LITERAL = re2.compile(r"'([^']*)'|\"([^\"]*)\"|\bq[qx]?\(([^()]*)\)")
+_RMTREE = re2.compile(r"rmtree\(\s*['\"]([^'\"]*)['\"]")
+# Files whose overwrite breaks or takes over the system, and where a line added is a
+# back door.
+_SYSTEM_FILES = re2.compile(
+    r"^/etc/(?:passwd|shadow|group|gshadow|sudoers|sudoers\.d/.*|crontab|cron\.[a-z]+/.*|"
+    r"ld\.so\.preload|profile|bash\.bashrc|environment|pam\.d/.*|ssh/sshd_config)$"
+)
+_PERSISTENCE_FILES = re2.compile(
+    r"(?:^|/)(?:\.ssh/authorized_keys2?|\.bashrc|\.bash_profile|\.profile|\.zshrc)$"
+)
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "fish", "ash", "busybox", "csh", "tcsh"})
 _INTERPRETERS = _SHELLS | frozenset(
     {"python", "python3", "python2", "perl", "ruby", "node", "php", "lua", "powershell", "pwsh"}
@@ -57,10 +100,16 @@ _JUDGED_NAMES = (
     "ncat|netcat|socat|curl|wget|fetch|aria2c|lwp-download|scp|rsync|shutdown|reboot|"
     "halt|poweroff|init|kill|pkill|killall|crontab|history|iptables|ip6tables|nft|eval|sh|"
     "bash|zsh|dash|ksh|fish|ash|busybox|csh|tcsh|python[0-9.]*|perl|ruby|node|php|lua|"
-    "powershell|pwsh"
+    "powershell|pwsh|find|mv|truncate|tee|base64|base32|xxd|gunzip|zcat|uudecode|openssl|"
+    "su|watch|unlink"
 )
+# A redirect is judged only when a file it could write to a system or login file is named
+# (``> /etc/passwd``, ``>> ~/.ssh/authorized_keys``); ``ls > out.txt`` is not parsed.
+_WRITE_HINTS = ("/etc/", "authorized_keys", ".bashrc", ".bash_profile", ".profile", ".zshrc")
+_WRITE_HINTS_RE = "|".join(re2.escape(h) for h in _WRITE_HINTS)
 _INTERESTING = Pattern(
     rf"(?i:(?:^|[^A-Za-z0-9_-])(?:{_JUDGED_NAMES})(?:$|[^A-Za-z0-9_-]))|/dev/|:\s*\(|\$\(|[`'\"\\]"
+    rf"|>.*(?:{_WRITE_HINTS_RE})"
 )
 _SUBSTITUTION = re2.compile(r"\$\(([^()]*)\)|`([^`]*)`|<\(([^()]*)\)")
 
@@ -115,7 +164,8 @@ def _peel(words: list[str]) -> list[str]:
         elif name in _WRAPPERS:
             i += 1
             while i < len(words) and words[i].startswith("-"):
-                i += 2 if words[i] in ("-u", "-g", "-n", "-s", "-k") else 1
+                i += 2 if words[i] in _VALUE_FLAGS.get(name, _DEFAULT_VALUE_FLAGS) else 1
+            i += _WRAPPER_POSITIONALS.get(name, 0)
         else:
             break
     return words[i:]
@@ -164,6 +214,7 @@ def _judge(words: list[str], redirects: list[tuple[str, str]]) -> list[_Hit]:
             )
         elif recursive and flags & {"-f", "--force"}:
             hits.append(_Hit("rm_recursive", Severity.HIGH, "forced recursive delete"))
+        hits.extend(_file_write_hits(name, targets, "delete_system_file"))
     elif name.startswith(("mkfs", "mke2fs", "mkswap", "wipefs")) or (
         name in ("fdisk", "sfdisk", "parted", "sgdisk") and any(_DEV_BLOCK.search(a) for a in args)
     ):
@@ -210,6 +261,20 @@ def _judge(words: list[str], redirects: list[tuple[str, str]]) -> list[_Hit]:
         and (targets and ":" in targets[-1])
     ):
         hits.append(_Hit("exfiltration", Severity.HIGH, f"`{name}` copies a key file off-host"))
+    elif name == "unlink":
+        hits.extend(_file_write_hits(name, targets, "delete_system_file"))
+    elif name == "find":
+        roots = _find_roots(args)
+        if "-delete" in args and any(map(_is_system_target, roots)):
+            hits.append(
+                _Hit(
+                    "find_delete_system", Severity.CRITICAL, "find deletes under a system directory"
+                )
+            )
+    elif name == "mv" and any(_is_system_dir(a) for a in targets[:-1]):
+        hits.append(_Hit("move_system_dir", Severity.CRITICAL, "moves a system directory away"))
+    elif name in ("truncate", "tee"):
+        hits.extend(_file_write_hits(name, targets))
     elif name in ("shutdown", "reboot", "halt", "poweroff") or (
         name == "init" and targets[:1] in (["0"], ["6"])
     ):
@@ -223,13 +288,185 @@ def _judge(words: list[str], redirects: list[tuple[str, str]]) -> list[_Hit]:
     elif name in ("iptables", "ip6tables", "nft") and flags & {"-F", "--flush"}:
         hits.append(_Hit("firewall_flush", Severity.HIGH, "flushes firewall rules"))
     for op, target in redirects:
-        if op in (">", ">>", ">|", "&>", "&>>") and _DEV_BLOCK.search(target):
-            hits.append(_Hit("write_to_device", Severity.CRITICAL, "output redirected to a disk"))
+        if op in (">", ">>", ">|", "&>", "&>>"):
+            if _DEV_BLOCK.search(target):
+                hits.append(
+                    _Hit("write_to_device", Severity.CRITICAL, "output redirected to a disk")
+                )
+            hits.extend(_file_write_hits("redirect", [target]))
     return hits
+
+
+def _is_system_dir(arg: str) -> bool:
+    """A system directory itself (``/etc``, ``/usr/``), not a file in it or a glob."""
+    if arg in ("~", "~/", "$HOME", "${HOME}"):
+        return True
+    return arg.startswith("/") and posixpath.normpath(arg) in _SYSTEM_DIRS
+
+
+def _file_write_hits(
+    how: str, targets: list[str], system_kind: str = "overwrite_system_file"
+) -> list[_Hit]:
+    """Writing to (or deleting) files that run the system (accounts, sudoers, cron, the
+    loader) or that a login reads (``authorized_keys``, shell profiles: a back door)."""
+    hits: list[_Hit] = []
+    for target in targets:
+        path = posixpath.normpath(target) if target.startswith("/") else target
+        if _SYSTEM_FILES.search(path):
+            hits.append(_Hit(system_kind, Severity.HIGH, f"{how} on `{path}`"))
+        elif system_kind == "overwrite_system_file" and _PERSISTENCE_FILES.search(path):
+            hits.append(_Hit("persistence", Severity.HIGH, f"{how} writes `{path}`"))
+    return hits
+
+
+def _find_roots(args: list[str]) -> list[str]:
+    """The starting points of ``find``: the arguments before its first expression."""
+    roots: list[str] = []
+    for arg in args:
+        if arg.startswith("-") or arg in ("(", "!", ")"):
+            break
+        roots.append(arg)
+    return roots or ["."]
+
+
+_MAX_FIND_ROOTS = 4
+
+
+def _find_exec_commands(args: list[str]) -> list[list[str]]:
+    """What ``find ... -exec CMD {} ;`` runs, with ``{}`` read as a starting point: system
+    directories first, at most ``_MAX_FIND_ROOTS`` of them, so a ``find`` with thousands
+    of roots (nested three deep) cannot multiply the work."""
+    roots = sorted(set(_find_roots(args)), key=lambda r: (not _is_system_target(r), r))
+    roots = roots[:_MAX_FIND_ROOTS]
+    commands: list[list[str]] = []
+    for i, arg in enumerate(args):
+        if arg not in ("-exec", "-execdir", "-ok", "-okdir"):
+            continue
+        body: list[str] = []
+        for word in args[i + 1 :]:
+            if word in (";", "+", "\\;"):
+                break
+            body.append(word)
+        for root in roots:
+            if body:
+                commands.append([root if w == "{}" else w for w in body])
+    return commands
+
+
+def _shell_body_index(words: list[str]) -> int:
+    """Index of the command string a shell runs with ``-c`` (``bash -lc``, ``sh -ec``,
+    ``bash --login -c``, ``su root -c``), or 0 when it runs none."""
+    for i, word in enumerate(words[1:], start=1):
+        if word == "--":
+            return 0
+        if word in ("-c", "--command") or (
+            word.startswith("-") and not word.startswith("--") and "c" in word[1:]
+        ):
+            return i + 1 if i + 1 < len(words) else 0
+        if not word.startswith("-") and _program(words[0]) != "su":
+            return 0  # a script file: nothing inline to read
+    return 0
+
+
+_ANSI_C_SIMPLE = {
+    "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r",
+    "t": "\t", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?",
+}  # fmt: skip
+
+
+def _decode_ansi_c(body: str) -> str:
+    """The value of a bash ``$'...'`` string: ``$'\\x72\\x6d'`` is ``rm``."""
+    simple = _ANSI_C_SIMPLE
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\" or i + 1 >= len(body):
+            out.append(ch)
+            i += 1
+            continue
+        code = body[i + 1]
+        i += 2
+        if code in simple:
+            out.append(simple[code])
+            continue
+        width, base = {"x": (2, 16), "u": (4, 16), "U": (8, 16)}.get(code, (0, 0))
+        if width:
+            digits = ""
+            while i < len(body) and len(digits) < width and body[i] in "0123456789abcdefABCDEF":
+                digits += body[i]
+                i += 1
+            value = int(digits, base) if digits else None
+        elif code in "01234567":
+            digits = code
+            while i < len(body) and len(digits) < 3 and body[i] in "01234567":
+                digits += body[i]
+                i += 1
+            value = int(digits, 8)
+        elif code == "c" and i < len(body):
+            value = ord(body[i]) & 0x1F
+            i += 1
+        else:
+            out.append("\\" + code)
+            continue
+        if value is None:
+            out.append("\\" + code)
+        elif value <= 0x10FFFF and not 0xD800 <= value <= 0xDFFF:
+            out.append(chr(value))
+    return "".join(out)
+
+
+def _expand_ansi_c(command: str) -> str:
+    """``command`` with every ``$'...'`` string replaced by its value, quoted for shlex,
+    so ``$'\\x72\\x6d' -rf /`` is judged as ``rm -rf /``."""
+    if "$'" not in command:
+        return command
+    out: list[str] = []
+    i = 0
+    while True:
+        start = command.find("$'", i)
+        if start < 0:
+            out.append(command[i:])
+            return "".join(out)
+        j = start + 2
+        while j < len(command) and command[j] != "'":
+            j += 2 if command[j] == "\\" else 1
+        if j >= len(command):
+            out.append(command[i:])
+            return "".join(out)
+        out.append(command[i:start])
+        out.append(shlex.quote(_decode_ansi_c(command[start + 2 : j])))
+        i = j + 1
+
+
+def _code_commands(code: str) -> list[str]:
+    """Shell commands inside interpreter code that shells out: its string literals."""
+    if not _SHELL_OUT.search(code):
+        return []
+    found: list[str] = []
+    for match in _LITERAL.finditer(code):
+        literal = next((g for g in match.groups() if g is not None), "")
+        if literal.strip():
+            found.append(literal)
+    return found
+
+
+def _decodes(name: str, args: list[str]) -> bool:
+    """Whether this decoder invocation decodes (``base64 -d``, ``xxd -r``, ``gunzip``)."""
+    if name in ("base64", "base32"):
+        return bool({"-d", "-D", "--decode"} & set(args)) or any(
+            a.startswith("-") and not a.startswith("--") and "d" in a for a in args
+        )
+    if name == "xxd":
+        return any(a.startswith("-") and "r" in a for a in args)
+    if name == "openssl":
+        return "-d" in args or "-base64" in args or "base64" in args
+    return name in ("gunzip", "zcat", "uudecode")
 
 
 def _analyse(command: str, depth: int) -> list[_Hit]:
     hits: list[_Hit] = []
+    command = _expand_ansi_c(command)
     if _FORK_BOMB.search(command):
         hits.append(_Hit("fork_bomb", Severity.CRITICAL, "shell fork bomb"))
     if _DEV_NET.search(command):
@@ -240,6 +477,7 @@ def _analyse(command: str, depth: int) -> list[_Hit]:
             hits.extend(_analyse(inner, depth + 1))
     commands = _split_commands(_tokenize(command))
     pipeline_has_download = False
+    pipeline_has_decode = False
     downloaded: set[str] = set()
     for words_raw, operator in commands:
         redirects: list[tuple[str, str]] = []
@@ -267,22 +505,16 @@ def _analyse(command: str, depth: int) -> list[_Hit]:
                     f"downloaded content piped into `{name}`",
                 )
             )
+        if name in _INTERPRETERS and pipeline_has_decode:
+            hits.append(
+                _Hit("decode_and_execute", Severity.CRITICAL, f"decoded data piped into `{name}`")
+            )
         if name in _DOWNLOADERS:
             pipeline_has_download = True
-        if depth < MAX_DEPTH and (name in _SHELLS or name == "eval"):
-            body_index = words.index("-c") + 1 if "-c" in words else (1 if name == "eval" else 0)
-            if 0 < body_index < len(words):
-                body = " ".join(words[body_index:]) if name == "eval" else words[body_index]
-                inner = _analyse(body, depth + 1)
-                hits.extend(inner)
-                if (
-                    name in _SHELLS
-                    and any(d in body for d in _DOWNLOADERS)
-                    and "|" not in body
-                    and ("$(" in body or "`" in body)
-                ):
-                    hits.append(_Hit("download_and_execute", Severity.CRITICAL,
-                                         "shell runs downloaded content"))  # fmt: skip
+        if name in _DECODERS and _decodes(name, words[1:]):
+            pipeline_has_decode = True
+        if depth < MAX_DEPTH:
+            hits.extend(_nested(name, words, depth))
         if name in _DOWNLOADERS:
             for flag, value in itertools.pairwise(words[1:]):
                 if flag in ("-o", "-O", "--output", "--output-document"):
@@ -295,6 +527,54 @@ def _analyse(command: str, depth: int) -> list[_Hit]:
                              "downloaded"))  # fmt: skip
         if operator not in ("|", "|&"):
             pipeline_has_download = False
+            pipeline_has_decode = False
+    return hits
+
+
+def _nested(name: str, words: list[str], depth: int) -> list[_Hit]:
+    """Commands a command runs: a shell's ``-c`` string, ``eval``/``watch`` arguments,
+    ``find -exec``, and shell-outs in interpreter code."""
+    hits: list[_Hit] = []
+    body = ""
+    if name in _SHELLS or name == "su":
+        index = _shell_body_index(words)
+        body = words[index] if index else ""
+    elif name in _JOINING_RUNNERS:
+        rest = words[1:]
+        while name == "watch" and rest and rest[0].startswith("-"):
+            rest = rest[2:] if rest[0] in ("-n", "--interval", "-d") and len(rest) > 1 else rest[1:]
+        body = " ".join(rest)
+    elif name == "find":
+        for command in _find_exec_commands(words[1:]):
+            hits.extend(_analyse(shlex.join(command), depth + 1))
+    elif name in _INTERPRETERS:
+        for i, word in enumerate(words[1:-1], start=1):
+            if word in _CODE_FLAGS:
+                code = words[i + 1]
+                for literal in _code_commands(code):
+                    hits.extend(_analyse(literal, depth + 1))
+                for match in _RMTREE.finditer(code):
+                    if _is_system_target(match.group(1)):
+                        hits.append(_Hit("rm_recursive_root", Severity.CRITICAL,
+                                         "recursive delete of a system directory"))  # fmt: skip
+                break
+    if body:
+        hits.extend(_analyse(body, depth + 1))
+        substitutes = "$(" in body or "`" in body
+        if (
+            name != "eval"
+            and substitutes
+            and "|" not in body
+            and any(d in body for d in _DOWNLOADERS)
+        ):
+            hits.append(_Hit("download_and_execute", Severity.CRITICAL,
+                             "shell runs downloaded content"))  # fmt: skip
+        if substitutes and any(
+            _program(w) in _DECODERS and _decodes(_program(w), body.split()[k + 1 :])
+            for k, w in enumerate(body.replace("$(", " ").replace("`", " ").split())
+        ):
+            hits.append(_Hit("decode_and_execute", Severity.CRITICAL,
+                             "runs the output of a decoder as a command"))  # fmt: skip
     return hits
 
 
@@ -332,11 +612,13 @@ def may_be_command(text: str) -> bool:
     """A necessary condition for :func:`scan_command` to find anything, for ASCII text in a
     few string operations (any other text answers ``True``): ``False`` proves nothing
     would be parsed. It mirrors ``_INTERESTING``: a mark (quote, backslash, ``$``, ``:``,
-    ``/dev/``), or a word (a run of ``[A-Za-z0-9_-]``) that is a judged program name in
-    any case (``python`` with any suffix, conservatively). A property test checks it
-    against the pattern.
+    ``/dev/``, a ``>`` with a system or login file named), or a word (a run of
+    ``[A-Za-z0-9_-]``) that is a judged program name in any case (``python`` with any
+    suffix, conservatively). A property test checks it against the pattern.
     """
     if not text.isascii() or "/dev/" in text:
+        return True
+    if ">" in text and any(hint in text for hint in _WRITE_HINTS):
         return True
     mapped = text.encode("ascii").translate(_WORDS_TABLE)
     if b"\0" in mapped or b"python" in mapped:
