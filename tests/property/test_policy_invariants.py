@@ -346,3 +346,54 @@ def test_private_addresses_are_refused_in_every_spelling(
         url = f"{scheme}://{host}{path}"
         decision = evaluate(URLS, Request("a", "fetch", {"u": url}, NOW))
         assert decision.effect is Effect.DENY, url
+
+
+# -- a forbidden tool cannot be reached by padding its name --------------------------------
+
+PADDED_POLICY = load_policy(
+    yaml.safe_dump(
+        {
+            "version": 1,
+            "agents": {"a": {}},
+            "policies": [
+                {
+                    "id": "p",
+                    "rules": [
+                        {
+                            "id": "all-files",
+                            "effect": "allow",
+                            "subjects": "any",
+                            "tools": ["files.*"],
+                        },
+                        {
+                            "id": "no-secrets",
+                            "effect": "deny",
+                            "subjects": "any",
+                            "tools": ["files.read_secrets"],
+                        },
+                    ],
+                }
+            ],
+        }
+    ),
+    "padded.yaml",
+)
+padding = st.text(
+    st.characters(categories=("Zs", "Zl", "Zp", "Cc")) | st.sampled_from(list(" \t\n\r\v\f")),
+    min_size=1,
+    max_size=3,
+)
+
+
+@given(before=padding | st.just(""), after=padding | st.just(""), inside=st.booleans())
+def test_whitespace_or_controls_around_a_forbidden_name_never_allow(
+    before: str, after: str, inside: bool
+) -> None:
+    """``files.read_secrets\\n`` matched ``files.*`` and not the forbid, and an executor
+    that trims names would have run the forbidden tool."""
+    name = "files.read_secrets"
+    tool = f"{before}files.read{after}_secrets" if inside else f"{before}{name}{after}"
+    if tool == name:
+        return
+    decision = Gate(PADDED_POLICY).authorize(agent="a", tool=tool, args={})
+    assert not decision.allowed, repr(tool)

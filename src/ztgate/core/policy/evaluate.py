@@ -177,6 +177,12 @@ def _name_problem(tool: Any, server: Any) -> str | None:
         return "the tool name is missing, too long or not a string"
     if server is not None and (type(server) is not str or len(server) > MAX_TOOL_NAME):
         return "the server name is too long or not a string"
+    # Whitespace and control characters are refused outright: an executor that trims
+    # ``files.read_secrets\n`` would run the tool a forbid names while ``files.*`` matched.
+    if not tool.isprintable() or " " in tool:
+        return "the tool name contains whitespace or control characters"
+    if server is not None and (not server.isprintable() or " " in server):
+        return "the server name contains whitespace or control characters"
     try:
         # Names must already be canonical: the name that is checked is the name that runs.
         if canonical_string(tool) != tool or (

@@ -337,6 +337,11 @@ class _Parser:
             if any(c in text for c in "[]"):
                 self.fail((*path, k), f"`{text}`: only `*` and `?` wildcards are supported")
                 continue
+            if not text.isprintable() or " " in text:
+                # Requests naming a tool with whitespace are refused, so such a pattern
+                # could never match: a typo the author should hear about.
+                self.fail((*path, k), f"`{text!r}`: tool and server names have no whitespace")
+                continue
             out.append(text)
         return tuple(out)
 
