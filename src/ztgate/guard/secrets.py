@@ -86,7 +86,7 @@ _FORMATS: tuple[_Format, ...] = (
     _Format(
         "connection_string_password",
         r"\b(?i:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql|"
-        r"sqlserver|ftps?|sftp|smtps?|ldaps?)://[^\s:/@]{1,256}:"
+        r"sqlserver|ftps?|sftp|smtps?|ldaps?)://[^\s:/@]{0,256}:"
         r"(?P<connection_string_password__v>[^\s@/]{1,256})@",
         Severity.CRITICAL,
         0.95,
@@ -97,6 +97,18 @@ _FORMATS: tuple[_Format, ...] = (
         r"(?P<bearer_token__v>[A-Za-z0-9._~+/-]{12,}=*)",
         Severity.HIGH,
         0.9,
+    ),
+    _Format(
+        "cli_password",
+        # Passwords on a command line: ``curl -u user:pass``, ``mysql -pPASS``,
+        # ``sshpass -p PASS``, any ``--password=VALUE``. ``-u``/``-p`` are common flags,
+        # so those two only count after curl/wget or mysql on the same line (checked in
+        # :func:`_cli_context_ok`; a counted context in the pattern overflows RE2's DFA).
+        r"(?:\s(?:-u|--user)[=\s][\"']?[^\s:\"']+:|\s-p|\bsshpass\s+-p\s*"
+        r"|--(?:http-|db-)?password=[\"']?)"
+        r"(?P<cli_password__v>[^\s\"']{3,})",
+        Severity.HIGH,
+        0.85,
     ),
     _Format(
         "password_assignment",
@@ -178,15 +190,54 @@ def may_contain_secret(text: str) -> bool:
     operations: ``False`` proves there is nothing to find, ``True`` proves nothing.
 
     Every known format either contains ``:`` or ``=`` (assignments, headers, connection
-    strings, URLs, ``AccountKey=``) or ``-----`` (key blocks), or holds a run of at least
+    strings, URLs, ``AccountKey=``), ``-----`` (key blocks) or ``-p`` (``mysql -pPASS``,
+    ``sshpass -p``), or holds a run of at least
     11 characters from ``[A-Za-z0-9_+/-]`` (the shortest, a JWT, is ``eyJ`` plus 8), and the
     entropy detector needs a run of 24. None of those characters is whitespace, so such a
     run sits inside one whitespace-separated word. A property test checks this against
     the scanner.
     """
-    if ":" in text or "=" in text or "-----" in text:
+    if ":" in text or "=" in text or "-----" in text or "-p" in text:
         return True
     return len(text) >= _SHORTEST_RUN and max(map(len, text.split()), default=0) >= _SHORTEST_RUN
+
+
+_CLI_USER_PROGRAMS: tuple[str, ...] = ("curl", "wget", "http")
+_CLI_P_PROGRAMS: tuple[str, ...] = ("mysql",)
+
+
+def _cli_context_ok(text: str, start: int) -> bool:
+    """Whether a ``-u user:pass`` or ``-pPASS`` match follows the program that reads its
+    password that way, on the same line (``gcc -pthread`` and ``docker -u 1000:1000`` do
+    not). ``sshpass -p`` and ``--password=`` carry their own context."""
+    flag = text[start : start + 8].lstrip()
+    if flag.startswith("-p"):
+        programs = _CLI_P_PROGRAMS
+    elif flag.startswith(("-u", "--user")):
+        programs = _CLI_USER_PROGRAMS
+    else:
+        return True
+    line = text[text.rfind("\n", 0, start) + 1 : start]
+    names = {word.rsplit("/", 1)[-1] for word in line.split()}
+    return any(
+        name == program or (name.startswith(program) and name[len(program) :].isalpha())
+        for name in names
+        for program in programs
+    )
+
+
+def _quoted_end(text: str, start: int, end: int) -> int:
+    """Where a quoted assignment value really ends: the pattern stops a value at its first
+    space, so ``password = "correct horse battery staple"`` would keep three words of the
+    passphrase in clear. A value opened by a quote runs to its closing quote on that line.
+    """
+    quote = text[start - 1] if start > 0 else ""
+    if quote not in ("'", '"'):
+        return end
+    close = text.find(quote, end, start + 256)
+    if close < 0 or "\n" in text[end:close]:
+        return end
+    return close
 
 
 def scan_secrets(text: str) -> list[Finding]:
@@ -202,8 +253,14 @@ def scan_secrets(text: str) -> list[Finding]:
         value = text[red_start:red_end]
         if fmt.kind == "jwt" and not _jwt_header_ok(value):
             continue
-        if fmt.kind == "password_assignment" and value.lower().strip("*x") in (
-            _PLACEHOLDER_VALUES | {""}
+        if fmt.kind == "password_assignment":
+            if value.lower().strip("*x") in (_PLACEHOLDER_VALUES | {""}):
+                continue
+            red_end = _quoted_end(text, red_start, red_end)
+        elif fmt.kind == "cli_password" and (
+            value.startswith("$")
+            or value.lower().strip("*x") in (_PLACEHOLDER_VALUES | {""})
+            or not _cli_context_ok(text, start)
         ):
             continue
         covered.append((start, end))
