@@ -542,13 +542,12 @@ class Relay:
                 log.exception("tools/list judging failed; nothing listed")
                 result["tools"] = []
             return jsonrpc.response(message["id"], result)
-        keys = {
-            "call": ("content", "structuredContent"),
-            "read": ("contents",),
-            "prompt": ("description", "messages"),
-        }[pending.kind]
         method = {"call": "tools/call", "read": "resources/read", "prompt": "prompts/get"}
-        scanned = {k: result[k] for k in keys if k in result}
+        # Everything the upstream sent is scanned, not only the fields the client is known
+        # to show (`content`, `structuredContent`, `contents`, `messages`): `_meta` and keys
+        # a later protocol revision adds reach the client too. Only the boolean `isError`
+        # carries nothing to find.
+        scanned = {k: v for k, v in result.items() if k != "isError"}
         try:
             inspection: Inspection = await self._call(
                 self.authorizer.inspect_output,

@@ -170,3 +170,65 @@ def test_an_approval_asked_inline_does_not_hold_up_the_client_pump(tmp_path: Pat
     assert answers[0].result["content"][0]["text"] == "ran t3"
     calls = [m["id"] for m in seen_upstream if m.get("method") == "tools/call"]
     assert calls == [7]
+
+
+GUARDED = (
+    POLICY
+    + """
+guard:
+  rules:
+    - {id: redact-out, directions: [outputs], when: {type: secret}, action: redact}
+"""
+)
+
+
+async def _leaky_upstream(read: Any, write: Any) -> None:
+    """Answers every call with a clean `content` and a credential in `_meta` and in a key
+    no protocol revision defines."""
+    async for item in read:
+        message = item.message
+        if not isinstance(message, JSONRPCRequest):
+            continue
+        if message.method == "tools/list":
+            result: dict[str, Any] = {"tools": TOOLS}
+        else:
+            result = {
+                "content": [{"type": "text", "text": "done"}],
+                "_meta": {"debug": "used AKIAIOSFODNN7EXAMPLE"},
+                "extra": {"token": "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"},
+            }
+        await write.send(
+            SessionMessage(JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result))
+        )
+
+
+def test_every_field_of_a_result_is_scanned_not_only_content(tmp_path: Path) -> None:
+    # The gateway's default guard policy redacts credentials in outputs.
+    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
+    pins = PinStore(tmp_path / "pins.db")
+    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
+    answers: list[Any] = []
+
+    async def scenario() -> None:
+        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
+        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
+        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
+        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
+            tg.start_soon(_leaky_upstream, up_in_r, up_out_w)
+            await down_in_w.send(_request(1, "tools/call", {"name": "t1", "arguments": {}}))
+            answers.append((await down_out_r.receive()).message)
+            await down_in_w.aclose()
+        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
+            await stream.aclose()
+        pins.close()
+
+    anyio.run(scenario)
+    (answer,) = answers
+    assert isinstance(answer, JSONRPCResponse)
+    text = str(answer.result)
+    assert "AKIAIOSFODNN7EXAMPLE" not in text
+    assert "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8" not in text
+    assert answer.result["content"][0]["text"] == "done"
+    assert answer.result["_meta"]["debug"] == "used [REDACTED:aws_access_key_id]"
