@@ -6,7 +6,7 @@ newline-delimited pipes for stdio, the ``mcp`` SDK's ``SessionMessage`` streams 
 streamable HTTP. Everything it does not need to judge passes through unchanged and in
 order: ``initialize``, pings, notifications
 (progress, logging, list changes, resource updates, cancellation), server-to-client
-requests (sampling, elicitation, roots) and their answers. What it judges:
+requests for roots and their answers. What it judges:
 
 - ``tools/list`` answers: each tool is pinned and its description scanned; tools whose
   pin is not approved, whose description is poisoned, or that no rule could ever let the
@@ -14,7 +14,8 @@ requests (sampling, elicitation, roots) and their answers. What it judges:
 - ``tools/call`` requests: refused unless the tool's current definition is approved and
   the authorizer allows the call with these arguments; ``approval_required`` becomes an
   MCP elicitation when the client declared that capability;
-- ``tools/call``, ``resources/read`` and ``prompts/get`` answers: scanned, then passed,
+- ``tools/call``, ``resources/read`` and ``prompts/get`` answers, and the server's own
+  ``sampling/createMessage`` and ``elicitation/create`` requests: scanned, then passed,
   redacted or withheld, and the session labelled when content looked hostile.
 
 Request ids are not rewritten: the client's ids go upstream as they are. Requests the
@@ -517,6 +518,11 @@ class Relay:
                     message = await self._judge_result(message, pending)
                 await self._to_down(message)
                 continue
+            if jsonrpc.is_request(message) and message.get("method") in _MODEL_FACING:
+                judged = await self._judge_model_request(message)
+                if judged is None:
+                    continue
+                message = judged
             related: RequestId | None = None
             if jsonrpc.is_notification(message):
                 method = message["method"]
@@ -528,6 +534,34 @@ class Relay:
             if related is None and self._inflight:
                 related = self._inflight[-1]
             await self._to_down(message, related)
+
+    async def _judge_model_request(self, message: Message) -> Message | None:
+        """A server-to-client request whose text reaches the client's model or its user
+        (``sampling/createMessage``, ``elicitation/create``), scanned like a tool result:
+        an upstream must not reach the model by asking for a completion instead of
+        returning content. Withheld requests are answered upstream with an error; redacted
+        ones go on with the redacted parameters."""
+        params = message.get("params")
+        scanned = params if isinstance(params, dict) else {}
+        try:
+            inspection: Inspection = await self._call(
+                self.authorizer.inspect_output,
+                self.caller,
+                self.server,
+                str(message["method"]),
+                scanned,
+            )
+        except Exception:
+            log.exception("server request inspection failed; withheld")
+            inspection = Inspection("block")
+        if inspection.action == "pass":
+            return message
+        if inspection.action == "redact" and isinstance(inspection.content, dict):
+            return {**message, "params": inspection.content}
+        await self._to_up(
+            jsonrpc.error(message["id"], -32003, "ztgate: request withheld (input_blocked)")
+        )
+        return None
 
     async def _judge_result(self, message: Message, pending: _Pending) -> Message:
         result = dict(message["result"])
@@ -565,6 +599,10 @@ class Relay:
             # "block", or a verdict the relay cannot carry out: withhold.
             return _withheld(message["id"], pending.kind)
         return message
+
+
+#: Server-to-client requests whose parameters are shown to the client's model or user.
+_MODEL_FACING = frozenset({"sampling/createMessage", "elicitation/create"})
 
 
 def _withheld(request_id: RequestId, kind: str) -> Message:
