@@ -460,7 +460,7 @@ def _decodes(name: str, args: list[str]) -> bool:
     if name == "xxd":
         return any(a.startswith("-") and "r" in a for a in args)
     if name == "openssl":
-        return "-d" in args or "-base64" in args or "base64" in args
+        return "-d" in args  # `openssl base64 -d`, `openssl enc -d ...`; without it, it encodes
     return name in ("gunzip", "zcat", "uudecode")
 
 

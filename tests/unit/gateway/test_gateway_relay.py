@@ -3,6 +3,7 @@ pagination of the gateway's own listing, and cancellation while a call is being 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,14 +173,32 @@ def test_an_approval_asked_inline_does_not_hold_up_the_client_pump(tmp_path: Pat
     assert calls == [7]
 
 
-GUARDED = (
-    POLICY
-    + """
-guard:
-  rules:
-    - {id: redact-out, directions: [outputs], when: {type: secret}, action: redact}
-"""
-)
+def _drive(
+    tmp_path: Path,
+    upstream: Callable[[Any, Any], Awaitable[None]],
+    client: Callable[[Any, Any], Awaitable[None]],
+) -> None:
+    """A relay under the gateway's default guard policy between ``client(send, receive)``
+    and ``upstream(read, write)``, until the client returns."""
+    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
+    pins = PinStore(tmp_path / "pins.db")
+    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
+
+    async def scenario() -> None:
+        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
+        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
+        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
+        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
+            tg.start_soon(upstream, up_in_r, up_out_w)
+            await client(down_in_w, down_out_r)
+            await down_in_w.aclose()
+        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
+            await stream.aclose()
+        pins.close()
+
+    anyio.run(scenario)
 
 
 async def _leaky_upstream(read: Any, write: Any) -> None:
@@ -203,28 +222,13 @@ async def _leaky_upstream(read: Any, write: Any) -> None:
 
 
 def test_every_field_of_a_result_is_scanned_not_only_content(tmp_path: Path) -> None:
-    # The gateway's default guard policy redacts credentials in outputs.
-    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
-    pins = PinStore(tmp_path / "pins.db")
-    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
     answers: list[Any] = []
 
-    async def scenario() -> None:
-        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
-        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
-        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
-        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
-            tg.start_soon(_leaky_upstream, up_in_r, up_out_w)
-            await down_in_w.send(_request(1, "tools/call", {"name": "t1", "arguments": {}}))
-            answers.append((await down_out_r.receive()).message)
-            await down_in_w.aclose()
-        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
-            await stream.aclose()
-        pins.close()
+    async def client(send: Any, receive: Any) -> None:
+        await send.send(_request(1, "tools/call", {"name": "t1", "arguments": {}}))
+        answers.append((await receive.receive()).message)
 
-    anyio.run(scenario)
+    _drive(tmp_path, _leaky_upstream, client)
     (answer,) = answers
     assert isinstance(answer, JSONRPCResponse)
     text = str(answer.result)
@@ -271,33 +275,22 @@ async def _sampling_upstream(read: Any, write: Any, replies: list[dict[str, Any]
 
 
 def test_sampling_requests_from_the_upstream_are_scanned(tmp_path: Path) -> None:
-    authorizer = GateAuthorizer(Gate.from_text(POLICY, "p.yaml"))
-    pins = PinStore(tmp_path / "pins.db")
-    relay = Relay(server="up", caller=Caller("a-1", "s"), authorizer=authorizer, pins=pins)
     to_client: list[Any] = []
     upstream_got: list[dict[str, Any]] = []
 
-    async def scenario() -> None:
-        down_in_w, down_in_r = anyio.create_memory_object_stream[Any](10)
-        down_out_w, down_out_r = anyio.create_memory_object_stream[Any](10)
-        up_in_w, up_in_r = anyio.create_memory_object_stream[Any](10)
-        up_out_w, up_out_r = anyio.create_memory_object_stream[Any](10)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(relay.run, down_in_r, down_out_w, up_out_r, up_in_w)
-            tg.start_soon(_sampling_upstream, up_in_r, up_out_w, upstream_got)
-            await down_in_w.send(_request(1, "tools/call", {"name": "t1", "arguments": {}}))
-            while True:
-                message = (await down_out_r.receive()).message
-                to_client.append(message)
-                if isinstance(message, JSONRPCResponse) and message.id == 1:
-                    break
-            await anyio.sleep(0.05)  # let the upstream read the gateway's refusal
-            await down_in_w.aclose()
-        for stream in (down_in_r, down_out_w, down_out_r, up_in_w, up_in_r, up_out_w, up_out_r):
-            await stream.aclose()
-        pins.close()
+    async def upstream(read: Any, write: Any) -> None:
+        await _sampling_upstream(read, write, upstream_got)
 
-    anyio.run(scenario)
+    async def client(send: Any, receive: Any) -> None:
+        await send.send(_request(1, "tools/call", {"name": "t1", "arguments": {}}))
+        while True:
+            message = (await receive.receive()).message
+            to_client.append(message)
+            if isinstance(message, JSONRPCResponse) and message.id == 1:
+                break
+        await anyio.sleep(0.05)  # let the upstream read the gateway's refusal
+
+    _drive(tmp_path, upstream, client)
     forwarded = {
         m.id: m.params for m in to_client if isinstance(m, JSONRPCRequest)
     }  # what reached the client's model
